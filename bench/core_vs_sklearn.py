@@ -1,0 +1,82 @@
+"""Fit time of estimators.MiniBatchKMeans against sklearn.cluster.MiniBatchKMeans.
+
+Both fits run interleaved in this one process on the same data and options, so machine
+noise hits both alike. Prints one row per data set: median fit seconds of each, the ratio
+ours/sklearn (lower is better), n_steps_ of both and the inertia ratio.
+
+    python bench/core_vs_sklearn.py [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+from sklearn.cluster import MiniBatchKMeans as SklearnMBK
+from sklearn.datasets import load_digits, make_blobs
+
+from estimators import MiniBatchKMeans as OurMBK
+
+ROWS = [
+    # label, n, d, k, batch_size, dtype
+    ("blobs n=100k d=32 k=8 B=1024", 100_000, 32, 8, 1024, np.float64),
+    ("blobs n=100k d=32 k=100", 100_000, 32, 100, 1024, np.float64),
+    ("blobs n=300k d=64 k=50 B=2048", 300_000, 64, 50, 2048, np.float64),
+    ("blobs n=1M d=16 k=16", 1_000_000, 16, 16, 1024, np.float64),
+    ("blobs n=50k d=784 k=10", 50_000, 784, 10, 1024, np.float64),
+    ("load_digits k=10 B=256", None, None, 10, 256, np.float64),
+    ("blobs n=100k d=32 k=8 B=1024 f32", 100_000, 32, 8, 1024, np.float32),
+    ("blobs n=300k d=64 k=50 B=2048 f32", 300_000, 64, 50, 2048, np.float32),
+]
+
+
+def dataset(n, d, k, dtype):
+    if n is None:
+        return load_digits().data.astype(dtype)
+    X, _ = make_blobs(n_samples=n, n_features=d, centers=k, random_state=0)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def timed_fit(cls, X, **opts):
+    t0 = time.perf_counter()
+    model = cls(**opts).fit(X)
+    return time.perf_counter() - t0, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="only the first row, one repeat")
+    args = parser.parse_args()
+    rows = ROWS[:1] if args.quick else ROWS
+    repeats = 1 if args.quick else args.repeats
+
+    head = f"{'data set':36} {'ours s':>8} {'sklearn s':>9} {'ratio':>6} {'steps':>11} {'inertia ratio':>13}"
+    print(head)
+    print("-" * len(head))
+    ratios = []
+    for label, n, d, k, batch, dtype in rows:
+        X = dataset(n, d, k, dtype)
+        opts = dict(n_clusters=k, batch_size=batch, random_state=0)
+        ours_t, sk_t = [], []
+        for _ in range(repeats):
+            t, ours = timed_fit(OurMBK, X, **opts)
+            ours_t.append(t)
+            t, ref = timed_fit(SklearnMBK, X, **opts)
+            sk_t.append(t)
+        o, s = statistics.median(ours_t), statistics.median(sk_t)
+        ratios.append(o / s)
+        steps = f"{ours.n_steps_}/{ref.n_steps_}"
+        print(
+            f"{label:36} {o:8.4f} {s:9.4f} {o / s:6.3f} {steps:>11} "
+            f"{ours.inertia_ / ref.inertia_:13.6f}",
+            flush=True,
+        )
+    print("-" * len(head))
+    print(f"median ratio {statistics.median(ratios):.3f}; max ratio {max(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()
