@@ -1,0 +1,266 @@
+/**
+ * Array references and their frames (protocol v1, section 2.3).
+ *
+ * Encoding walks a params/options object and replaces every numeric array with an
+ * `{"$type": "ndarray" | "csr", ...}` reference whose bytes go into their own frame.
+ * Decoding does the reverse on a reply, giving typed-array views over the received frames.
+ *
+ * @module
+ */
+
+import { endianness } from 'node:os'
+
+import {
+  DTYPE_ARRAY,
+  type DenseArray,
+  type NdArray,
+  type ResultMode,
+  type TypedArray,
+  fromCsr,
+  fromNdArrayLike,
+  fromNumbers,
+  fromRows,
+  isCsrMatrix,
+  isDType,
+  isNdArrayLike,
+  isTypedArray,
+  dtypeOf,
+  toNested,
+} from './arrays.js'
+import { InvalidInputError, ProtocolError } from './errors.js'
+
+/** The kind of value a field holds, from the contract's `x-kind` keyword. */
+export type ArrayKind = 'matrix' | 'vector' | 'strings'
+
+/** `{"$type": "ndarray", ...}` as it travels in a header. */
+export interface NdArrayRef {
+  $type: 'ndarray'
+  frame: number
+  dtype: string
+  shape: number[]
+  columns?: string[]
+}
+
+/** `{"$type": "csr", ...}` as it travels in a header. */
+export interface CsrRef {
+  $type: 'csr'
+  shape: number[]
+  data: NdArrayRef
+  indices: NdArrayRef
+  indptr: NdArrayRef
+}
+
+if (endianness() !== 'LE') {
+  // Frames are little-endian on the wire and typed arrays use the host order.
+  throw new Error('skbridge needs a little-endian host')
+}
+
+/**
+ * Collects the buffer frames of one message. Each reference gets its own frame, even when
+ * the same typed array is passed twice (the protocol forbids reusing a frame).
+ *
+ * Frames are views over the caller's memory, not copies: they are on loan until the reply
+ * to the request arrives.
+ *
+ * @example
+ * ```ts
+ * const sink = new FrameSink()
+ * const ref = encodeValue(new Float64Array([1, 2]), sink) // { $type: 'ndarray', frame: 0, ... }
+ * sink.frames.length // 1
+ * ```
+ */
+export class FrameSink {
+  /** The frames in order; frame `i` is referenced as `frame: i`. */
+  readonly frames: Buffer[] = []
+
+  /** Adds a view over `data`'s bytes and returns its frame index. */
+  push(data: TypedArray): number {
+    this.frames.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+    return this.frames.length - 1
+  }
+
+  /** Total bytes in all frames. */
+  get byteLength(): number {
+    let n = 0
+    for (const f of this.frames) n += f.byteLength
+    return n
+  }
+}
+
+function denseRef(dense: DenseArray, sink: FrameSink): NdArrayRef {
+  const ref: NdArrayRef = { $type: 'ndarray', frame: sink.push(dense.data), dtype: dense.dtype, shape: dense.shape }
+  if (dense.columns !== undefined) ref.columns = dense.columns
+  return ref
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const proto: unknown = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Encodes one value for a header, moving numeric arrays into frames of `sink`.
+ *
+ * - typed arrays and `number[]` → 1-D ndarray refs; rows (`number[][]`, typed-array rows)
+ *   → 2-D refs; `{ data, shape }` → ndarray refs; `{ format: 'csr' }` → CSR refs;
+ * - `string[]` stays a list; maps are encoded recursively; `undefined` map entries are dropped;
+ * - `kind` (from the contract) only settles the empty-array case.
+ *
+ * @example
+ * ```ts
+ * const sink = new FrameSink()
+ * encodeValue([[1, 2], [3, 4]], sink, 'matrix', 'X')
+ * // { $type: 'ndarray', frame: 0, dtype: 'float64', shape: [2, 2] }
+ * ```
+ */
+export function encodeValue(value: unknown, sink: FrameSink, kind?: ArrayKind, field?: string): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    return value
+  }
+  if (typeof value === 'bigint') return value
+  if (value === undefined) return null
+  if (isTypedArray(value)) {
+    return denseRef({ data: value, dtype: dtypeOf(value), shape: [value.length] }, sink)
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) {
+      if (kind === 'matrix') return denseRef(fromRows([], field), sink)
+      if (kind === 'vector') return denseRef(fromNumbers([], field), sink)
+      return []
+    }
+    if (value.every((v) => typeof v === 'string')) return value
+    if (value.every((v) => typeof v === 'number' || typeof v === 'boolean')) {
+      return denseRef(fromNumbers(value, field), sink)
+    }
+    if (value.every((v) => Array.isArray(v) || isTypedArray(v))) {
+      return denseRef(fromRows(value, field), sink)
+    }
+    if (kind !== undefined) {
+      throw new InvalidInputError(`cannot interpret a list mixing ${describeMix(value)} as ${kind}`, field)
+    }
+    return value.map((v, i) => encodeValue(v, sink, undefined, field === undefined ? `[${i}]` : `${field}[${i}]`))
+  }
+  if (isCsrMatrix(value)) {
+    const csr = fromCsr(value, field)
+    return {
+      $type: 'csr',
+      shape: csr.shape,
+      data: denseRef(csr.data, sink),
+      indices: denseRef(csr.indices, sink),
+      indptr: denseRef(csr.indptr, sink),
+    } satisfies CsrRef
+  }
+  if (isNdArrayLike(value)) return denseRef(fromNdArrayLike(value, field), sink)
+  if (isPlainObject(value)) return encodeMap(value, sink, undefined, field)
+  throw new InvalidInputError(`cannot send a value of type ${Object.prototype.toString.call(value)}`, field)
+}
+
+function describeMix(values: readonly unknown[]): string {
+  return [...new Set(values.map((v) => (Array.isArray(v) ? 'array' : typeof v)))].join(' and ')
+}
+
+/**
+ * Encodes a map of named values (options or params), dropping `undefined` entries.
+ *
+ * @example
+ * ```ts
+ * const sink = new FrameSink()
+ * encodeMap({ X: [[1], [2]], sample_weight: undefined }, sink, { X: 'matrix' })
+ * // { X: { $type: 'ndarray', ... } }
+ * ```
+ */
+export function encodeMap(
+  values: Readonly<Record<string, unknown>>,
+  sink: FrameSink,
+  kinds?: Readonly<Record<string, ArrayKind | undefined>>,
+  prefix?: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue
+    out[key] = encodeValue(value, sink, kinds?.[key], prefix === undefined ? key : `${prefix}.${key}`)
+  }
+  return out
+}
+
+/**
+ * Makes a typed-array view over a received frame. zeromq.js hands frames over as Buffers;
+ * the view shares their memory unless the Buffer's offset is not a multiple of the element
+ * size, in which case the bytes are copied once into an aligned array.
+ *
+ * @example
+ * ```ts
+ * frameView(Buffer.from(new Float64Array([1, 2]).buffer), 'float64', 2) // Float64Array [1, 2]
+ * ```
+ */
+export function frameView(frame: Uint8Array, dtype: keyof typeof DTYPE_ARRAY, length: number): TypedArray {
+  const Ctor = DTYPE_ARRAY[dtype]
+  const size = Ctor.BYTES_PER_ELEMENT
+  if (frame.byteLength !== length * size) {
+    throw new ProtocolError(`reply frame has ${frame.byteLength} bytes, ${dtype} x ${length} needs ${length * size}`)
+  }
+  if (frame.byteOffset % size === 0) return new Ctor(frame.buffer, frame.byteOffset, length)
+  const copy = new Ctor(length)
+  new Uint8Array(copy.buffer).set(frame)
+  return copy
+}
+
+function decodeNdArray(ref: Record<string, unknown>, frames: readonly Uint8Array[]): NdArray {
+  const { frame, dtype, shape } = ref
+  if (typeof frame !== 'number' || !Number.isInteger(frame) || frame < 0 || frame >= frames.length) {
+    throw new ProtocolError(`reply references frame ${String(frame)}, the reply has ${frames.length}`)
+  }
+  if (!isDType(dtype)) throw new ProtocolError(`reply uses unknown dtype ${String(dtype)}`)
+  if (!Array.isArray(shape) || !shape.every((d): d is number => Number.isSafeInteger(d) && d >= 0)) {
+    throw new ProtocolError(`reply has a bad shape ${JSON.stringify(shape)}`)
+  }
+  const length = shape.reduce((a, b) => a * b, 1)
+  const out: NdArray = { data: frameView(frames[frame] as Uint8Array, dtype, length), shape, dtype }
+  if (Array.isArray(ref.columns)) out.columns = ref.columns.map(String)
+  return out
+}
+
+/**
+ * Decodes a reply value: array references become {@link NdArray}s (views over `frames`)
+ * in `'ndarray'` mode, or nested plain arrays in `'plain'` mode. Tables become 2-D arrays
+ * with `columns`; CSR results stay `{ format: 'csr', ... }` with typed arrays.
+ *
+ * @example
+ * ```ts
+ * const frames = [Buffer.from(new Int32Array([0, 1]).buffer)]
+ * decodeValue({ $type: 'ndarray', frame: 0, dtype: 'int32', shape: [2] }, frames, 'plain') // [0, 1]
+ * ```
+ */
+export function decodeValue(value: unknown, frames: readonly Uint8Array[], mode: ResultMode): unknown {
+  if (Array.isArray(value)) return value.map((v) => decodeValue(v, frames, mode))
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value
+  const map = value as Record<string, unknown>
+  switch (map.$type) {
+    case 'ndarray': {
+      const nd = decodeNdArray(map, frames)
+      return mode === 'ndarray' ? nd : toNested(nd)
+    }
+    case 'table': {
+      if (typeof map.data !== 'object' || map.data === null) throw new ProtocolError('table without data')
+      const nd = decodeNdArray(map.data as Record<string, unknown>, frames)
+      if (Array.isArray(map.columns)) nd.columns = map.columns.map(String)
+      return mode === 'ndarray' ? nd : toNested(nd)
+    }
+    case 'csr': {
+      const part = (name: string): NdArray => {
+        const ref = map[name]
+        if (typeof ref !== 'object' || ref === null) throw new ProtocolError(`csr without ${name}`)
+        return decodeNdArray(ref as Record<string, unknown>, frames)
+      }
+      return { format: 'csr', shape: map.shape, data: part('data').data, indices: part('indices').data, indptr: part('indptr').data }
+    }
+    case undefined: {
+      const out: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(map)) out[k] = decodeValue(v, frames, mode)
+      return out
+    }
+    default:
+      throw new ProtocolError(`reply uses unknown $type ${String(map.$type)}`)
+  }
+}
