@@ -1,0 +1,217 @@
+"""Python reference client for the skbridge protocol.
+
+Example::
+
+    from bridge.client import Client
+    with Client("ipc:///tmp/skbridge-xyz/sock") as client:
+        km = client.init("MiniBatchKMeans", n_clusters=3, random_state=0)
+        client.call(km, "fit", X=X)
+        labels = client.call(km, "predict", X=X)
+        centers = client.get(km, "cluster_centers_")
+
+Arrays (numpy, scipy CSR, pandas DataFrame) are sent as raw frames without copying when
+they are already C-ordered little-endian; returned arrays are read-only views of the
+received frames. A sent array is on loan to ZeroMQ until its reply arrives: do not modify
+it before then.
+
+A Client is **not thread-safe**: use one per thread (they are cheap; all share one ZeroMQ
+context). Concurrent use from two threads raises RuntimeError instead of corrupting the
+socket. Within one thread, :meth:`Client.submit` and :meth:`Client.result` pipeline
+requests: send several, then collect their replies in any order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from typing import Any
+
+import msgpack
+import zmq
+
+from bridge.errors import BridgeError, ProtocolError, error_class
+from bridge.frames import Decoder, Encoder
+from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
+
+__all__ = ["BridgeError", "Client", "RequestTimeout"]
+
+
+class RequestTimeout(BridgeError, TimeoutError):
+    """No reply arrived in time. Raised by the client only; never sent by a server."""
+
+    code = "timeout"
+
+
+class _Reply:
+    __slots__ = ("ok", "value", "error")
+
+    def __init__(self, ok: bool, value: Any, error: BridgeError | None) -> None:
+        self.ok = ok
+        self.value = value
+        self.error = error
+
+
+class Client:
+    """A DEALER connection to one bridge server.
+
+    ``timeout`` (seconds, None for no limit) applies to each :meth:`result` wait unless
+    overridden per call.
+    """
+
+    def __init__(
+        self, endpoint: str, *, timeout: float | None = 60.0, context: zmq.Context | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
+        self._socket.linger = 0
+        self._socket.sndhwm = 0
+        self._socket.rcvhwm = 0
+        if endpoint.startswith("tcp://["):
+            self._socket.ipv6 = True
+        self._socket.connect(endpoint)
+        self._ids = itertools.count(1)
+        self._replies: dict[int, _Reply] = {}
+        self._outstanding: set[int] = set()
+        self._guard = threading.Lock()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _enter(self) -> None:
+        if not self._guard.acquire(blocking=False):
+            raise RuntimeError("Client is not thread-safe; use one Client per thread")
+
+    def submit(self, op: str, **fields: Any) -> int:
+        """Send a request without waiting; return its id for :meth:`result`.
+
+        ``fields`` are the header keys besides ``v``, ``id`` and ``op``; arrays anywhere
+        inside them are sent as frames.
+        """
+        self._enter()
+        try:
+            rid = next(self._ids) % (MAX_REQUEST_ID + 1)
+            encoder = Encoder(tables=False)
+            header = {"v": PROTOCOL_VERSION, "id": rid, "op": op}
+            header.update(encoder.encode(fields))
+            packed = msgpack.packb(header, use_bin_type=True)
+            self._socket.send_multipart([packed, *encoder.buffers], copy=False)
+            self._outstanding.add(rid)
+            return rid
+        finally:
+            self._guard.release()
+
+    def result(self, rid: int, timeout: float | None = ...) -> Any:  # type: ignore[assignment]
+        """Wait for the reply to request ``rid``; return its result or raise its error."""
+        if rid not in self._outstanding and rid not in self._replies:
+            raise ValueError(f"no request with id {rid} is pending")
+        limit = self.timeout if timeout is ... else timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        while rid not in self._replies:
+            self._receive_one(deadline, waiting_for=rid)
+        reply = self._replies.pop(rid)
+        if reply.error is not None:
+            raise reply.error
+        return reply.value
+
+    def next_completed(self, timeout: float | None = ...) -> int:  # type: ignore[assignment]
+        """Receive the next reply to arrive, keep it for :meth:`result`, return its id."""
+        limit = self.timeout if timeout is ... else timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        return self._receive_one(deadline, waiting_for=None)
+
+    def _receive_one(self, deadline: float | None, *, waiting_for: int | None) -> int:
+        self._enter()
+        try:
+            while True:
+                wait_ms = None
+                if deadline is not None:
+                    wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+                if not self._socket.poll(wait_ms, zmq.POLLIN):
+                    if waiting_for is not None:
+                        self._outstanding.discard(waiting_for)
+                    raise RequestTimeout(
+                        "no reply from the server in time"
+                        + (f" (request {waiting_for})" if waiting_for is not None else "")
+                    )
+                frames = self._socket.recv_multipart(copy=False)
+                rid = self._store(frames)
+                if rid is not None:
+                    return rid
+        finally:
+            self._guard.release()
+
+    def _store(self, frames: list[Any]) -> int | None:
+        """Decode a reply and file it under its id; None if it belongs to nobody."""
+        header = msgpack.unpackb(frames[0].buffer, raw=False)
+        rid = header.get("id")
+        if rid is None:
+            # The server could not read some request at all, so it cannot say which one.
+            error = header.get("error", {})
+            raise ProtocolError(error.get("message", "protocol error"))
+        if rid not in self._outstanding:
+            return None  # a reply we stopped waiting for
+        self._outstanding.discard(rid)
+        if header.get("ok"):
+            decoder = Decoder([frame.buffer for frame in frames[1:]], accept_tables=True)
+            self._replies[rid] = _Reply(True, decoder.decode(header.get("result")), None)
+        else:
+            error = header.get("error") or {}
+            cls = error_class(str(error.get("code", "internal")))
+            exc = cls(
+                str(error.get("message", "")),
+                details=error.get("details"),
+                traceback=error.get("traceback"),
+                code=None if cls is not BridgeError else str(error.get("code")),
+            )
+            self._replies[rid] = _Reply(False, None, exc)
+        return rid
+
+    def request(self, op: str, *, timeout: float | None = ..., **fields: Any) -> Any:  # type: ignore[assignment]
+        """Send one request and wait for its result."""
+        return self.result(self.submit(op, **fields), timeout)
+
+    # -- operations --------------------------------------------------------------------
+
+    def ping(self) -> dict[str, Any]:
+        return self.request("ping")
+
+    def info(self) -> dict[str, Any]:
+        return self.request("info")
+
+    def instances(self) -> list[dict[str, Any]]:
+        return self.request("instances")
+
+    def init(self, class_name: str, /, instance: str | None = None, **options: Any) -> str:
+        """Create an instance; return its id (generated unless ``instance`` is given)."""
+        instance = instance or f"{class_name}{uuid.uuid4().hex[:12]}"
+        self.request("init", **{"class": class_name, "instance": instance, "options": options})
+        return instance
+
+    def call(self, instance: str, method: str, /, **params: Any) -> Any:
+        """Call a method; ``{"instance": id}`` results come back as the id string."""
+        result = self.request("call", instance=instance, method=method, params=params)
+        if isinstance(result, dict) and set(result) == {"instance"}:
+            return result["instance"]
+        return result
+
+    def get(self, instance: str, attribute: str) -> Any:
+        return self.request("get", instance=instance, attribute=attribute)
+
+    def dispose(self, instance: str) -> None:
+        self.request("dispose", instance=instance)
+
+    def shutdown(self) -> None:
+        self.request("shutdown")
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,173 @@
+"""Running one operation on one estimator: validation, the call, and result shaping.
+
+Everything here runs in a worker thread (or inline for an idle ``get``) and only touches
+the slot it is given. Method and attribute names reach ``getattr`` only after they were
+found in the class's contract.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import traceback
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import NotFittedError
+
+from bridge.errors import (
+    BridgeError,
+    EstimatorError,
+    InternalError,
+    MissingDependency,
+    NotFitted,
+    ProtocolError,
+    UnknownAttribute,
+    UnknownMethod,
+)
+from bridge.frames import Decoder
+from bridge.registry import Slot
+from bridge.validation import validate
+from schemas import ClassContract
+
+__all__ = ["call_method", "check_attribute", "check_method", "decode_options", "read_attribute"]
+
+log = logging.getLogger("skbridge.dispatch")
+
+# The metadata-routing methods scikit-learn knows; used to render get_metadata_routing.
+_ROUTED_METHODS = (
+    "fit",
+    "partial_fit",
+    "predict",
+    "predict_proba",
+    "predict_log_proba",
+    "decision_function",
+    "score",
+    "split",
+    "transform",
+    "inverse_transform",
+)
+_SET_REQUEST = frozenset({"set_fit_request", "set_partial_fit_request", "set_score_request"})
+
+
+def check_method(contract: ClassContract, method: str) -> None:
+    if method not in contract.methods:
+        raise UnknownMethod(
+            f"unknown method {method!r} for {contract.name}; expected one of "
+            f"{', '.join(contract.methods)}"
+        )
+
+
+def check_attribute(contract: ClassContract, attribute: str) -> None:
+    if attribute not in contract.attributes:
+        raise UnknownAttribute(
+            f"unknown attribute {attribute!r} for {contract.name}; expected one of "
+            f"{', '.join(contract.attributes)}"
+        )
+
+
+def decode_options(
+    contract: ClassContract, options: dict[str, Any], buffers: list[Any]
+) -> dict[str, Any]:
+    """Constructor keyword arguments from a wire ``options`` map."""
+    decoder = Decoder(buffers, accept_tables=False)
+    decoded = decoder.decode(options)
+    decoder.check_all_used()
+    return validate(contract.options, decoded, noun="option", where=contract.name)
+
+
+def translate(exc: BaseException, *, debug: bool) -> BridgeError:
+    """Map an exception from validation or the estimator to a wire error."""
+    if isinstance(exc, BridgeError):
+        error = exc
+    elif isinstance(exc, NotFittedError):  # before ValueError: it subclasses it
+        error = NotFitted(str(exc))
+    elif isinstance(exc, ImportError):
+        error = MissingDependency(str(exc))
+    elif isinstance(exc, (ValueError, TypeError)):
+        error = EstimatorError(str(exc))
+    else:
+        log.error("internal error", exc_info=exc)
+        error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+    if debug and error.traceback is None:
+        error.traceback = "".join(traceback.format_exception(exc))
+    return error
+
+
+def _shares_state(estimator: Any, array: np.ndarray) -> bool:
+    state = dict(vars(estimator))
+    return any(isinstance(v, np.ndarray) and np.may_share_memory(v, array) for v in state.values())
+
+
+def _owned(estimator: Any, value: Any) -> Any:
+    """A result safe to send without copying.
+
+    Frames are sent zero-copy and ZeroMQ reads them after we return, so an array that is
+    also estimator state (fit_predict returns labels_; partial_fit updates centers in
+    place) must be copied, or a later call could change it mid-send.
+    """
+    if isinstance(value, np.ndarray) and _shares_state(estimator, value):
+        return value.copy()
+    return value
+
+
+def _routing_map(routing: Any) -> dict[str, Any]:
+    """The public request maps of a MetadataRequest, keeping only methods that have any."""
+    out: dict[str, Any] = {}
+    for method in _ROUTED_METHODS:
+        requests = getattr(getattr(routing, method, None), "requests", None)
+        if requests:
+            out[method] = dict(requests)
+    return out
+
+
+def _check_output_library(params: dict[str, Any]) -> None:
+    library = params.get("transform")
+    if library in ("pandas", "polars") and importlib.util.find_spec(library) is None:
+        raise MissingDependency(
+            f"set_output(transform={library!r}) needs {library}, which is not installed "
+            "on the server"
+        )
+
+
+def call_method(slot: Slot, method: str, params: dict[str, Any], buffers: list[Any]) -> Any:
+    """Run ``method`` on the slot's estimator; return a value ready for the Encoder."""
+    contract = slot.contract
+    check_method(contract, method)
+    spec = contract.methods[method]
+    decoder = Decoder(buffers, accept_tables=False)
+    decoded = decoder.decode(params)
+    decoder.check_all_used()
+    kwargs = validate(spec.params, decoded, noun="parameter", where=f"{contract.name}.{method}")
+    if method == "set_output":
+        _check_output_library(kwargs)
+    bound = getattr(slot.estimator, method)  # method is whitelisted by check_method
+    if method in _SET_REQUEST:
+        # scikit-learn only allows these with routing enabled; config is thread-local.
+        with sklearn.config_context(enable_metadata_routing=True):
+            result = bound(**kwargs)
+    else:
+        result = bound(**kwargs)
+    if spec.returns == "self":
+        return {"instance": slot.instance_id}
+    if method == "get_metadata_routing":
+        return _routing_map(result)
+    return _owned(slot.estimator, result)
+
+
+def read_attribute(slot: Slot, attribute: str, buffers: list[Any]) -> Any:
+    """The value of a whitelisted fitted attribute, copied off the estimator."""
+    check_attribute(slot.contract, attribute)
+    if buffers:
+        raise ProtocolError("'get' takes no buffer frames")
+    try:
+        value = getattr(slot.estimator, attribute)  # whitelisted by check_attribute
+    except AttributeError:
+        raise NotFitted(
+            f"attribute {attribute!r} of instance {slot.instance_id!r} is not set; it "
+            "exists only after fitting (labels_ needs compute_labels=True, "
+            "feature_names_in_ needs X with string column names)"
+        ) from None
+    # Attributes stay estimator state, which later calls may update in place.
+    return value.copy() if isinstance(value, np.ndarray) else value

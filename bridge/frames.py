@@ -1,0 +1,282 @@
+"""Array references <-> raw frames (PROTOCOL.md section 2.3).
+
+:class:`Decoder` turns the ``{"$type": ...}`` maps of a message into numpy arrays that view
+the received frames without copying; :class:`Encoder` does the reverse, collecting the
+buffers to send after the header. Both sides of the wire use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from bridge.errors import MissingDependency, ProtocolError
+
+__all__ = ["DTYPES", "Decoder", "Encoder", "Table"]
+
+# Wire dtype names; every one is read and written little-endian.
+DTYPES: dict[str, np.dtype] = {
+    name: np.dtype(name).newbyteorder("<")
+    for name in (
+        "bool",
+        "int8",
+        "uint8",
+        "int16",
+        "uint16",
+        "int32",
+        "uint32",
+        "int64",
+        "uint64",
+        "float32",
+        "float64",
+    )
+}
+_NAME_OF = {dtype.newbyteorder("="): name for name, dtype in DTYPES.items()}
+_CSR_DATA = ("float32", "float64")
+_CSR_INDEX = ("int32", "int64")
+_MAX_DEPTH = 32
+
+
+class Table(NamedTuple):
+    """A table result when pandas is not available on the receiving side."""
+
+    columns: list[str]
+    data: np.ndarray
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _import_pandas(why: str) -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise MissingDependency(f"{why} needs pandas, which is not installed") from None
+    return pandas
+
+
+class Decoder:
+    """Resolve array references in one message against that message's buffer frames."""
+
+    def __init__(self, buffers: Sequence[Any], *, accept_tables: bool) -> None:
+        # memoryview gives byte lengths and lets np.frombuffer share the frame memory.
+        self._buffers = [memoryview(buf) for buf in buffers]
+        self._used: set[int] = set()
+        self._accept_tables = accept_tables
+
+    def decode(self, value: Any, _depth: int = 0) -> Any:
+        if _depth > _MAX_DEPTH:
+            raise ProtocolError(f"values nest deeper than {_MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            if "$type" in value:
+                return self._decode_ref(value)
+            return {key: self.decode(item, _depth + 1) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.decode(item, _depth + 1) for item in value]
+        return value
+
+    def check_all_used(self) -> None:
+        """Unreferenced frames point at a client bug, so they are an error, not ignored."""
+        unused = sorted(set(range(len(self._buffers))) - self._used)
+        if unused:
+            raise ProtocolError(f"buffer frames {unused} are not referenced by the header")
+
+    def _decode_ref(self, ref: dict[str, Any]) -> Any:
+        kind = ref["$type"]
+        if kind == "ndarray":
+            return self._ndarray(ref)
+        if kind == "csr":
+            return self._csr(ref)
+        if kind == "table":
+            if not self._accept_tables:
+                raise ProtocolError("'$type': 'table' is only used in results")
+            return self._table(ref)
+        raise ProtocolError(f"unknown '$type' {kind!r}; expected ndarray, csr or table")
+
+    def _ndarray(self, ref: dict[str, Any], *, allow_columns: bool = True) -> Any:
+        allowed = {"$type", "frame", "dtype", "shape", "columns"}
+        extra = set(ref) - allowed
+        if extra:
+            raise ProtocolError(f"unexpected keys {sorted(extra)} in ndarray reference")
+        name = ref.get("dtype")
+        if name not in DTYPES:
+            raise ProtocolError(f"dtype {name!r} is not one of {', '.join(DTYPES)}")
+        dtype = DTYPES[name]
+        shape = ref.get("shape")
+        if not (isinstance(shape, list) and all(_is_int(n) and n >= 0 for n in shape)):
+            raise ProtocolError(f"shape must be a list of non-negative integers, got {shape!r}")
+        if len(shape) > _MAX_DEPTH:
+            raise ProtocolError(f"arrays may have at most {_MAX_DEPTH} dimensions")
+        index = ref.get("frame")
+        if not _is_int(index) or not 0 <= index < len(self._buffers):
+            raise ProtocolError(
+                f"frame {index!r} is out of range; the message has {len(self._buffers)} "
+                "buffer frames"
+            )
+        if index in self._used:
+            raise ProtocolError(f"frame {index} is referenced twice")
+        self._used.add(index)
+        buf = self._buffers[index]
+        expected = math.prod(shape) * dtype.itemsize
+        if buf.nbytes != expected:
+            raise ProtocolError(
+                f"frame {index} holds {buf.nbytes} bytes but {name} {shape} needs {expected}"
+            )
+        array = np.frombuffer(buf, dtype=dtype).reshape(shape)
+        if not array.flags.aligned:
+            # ZeroMQ packs small frames into a shared receive buffer at arbitrary offsets;
+            # copying those few bytes keeps every array we hand out naturally aligned.
+            array = array.copy()
+            array.flags.writeable = False
+        columns = ref.get("columns")
+        if columns is None:
+            return array
+        if not allow_columns:
+            raise ProtocolError("'columns' is only allowed on a top-level ndarray")
+        self._check_columns(columns, shape)
+        pandas = _import_pandas("an ndarray with 'columns'")
+        # copy=False keeps the DataFrame a view over the received frame.
+        return pandas.DataFrame(array, columns=columns, copy=False)
+
+    @staticmethod
+    def _check_columns(columns: Any, shape: list[int]) -> None:
+        if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            raise ProtocolError("'columns' must be a list of strings")
+        if len(shape) != 2 or len(columns) != shape[1]:
+            raise ProtocolError(
+                f"'columns' names {len(columns)} columns but the array has shape {shape}"
+            )
+
+    def _part(self, ref: dict[str, Any], key: str, dtypes: tuple[str, ...]) -> np.ndarray:
+        part = ref.get(key)
+        if not (isinstance(part, dict) and part.get("$type") == "ndarray"):
+            raise ProtocolError(f"csr '{key}' must be an ndarray reference")
+        array = self._ndarray(part, allow_columns=False)
+        if array.ndim != 1 or part["dtype"] not in dtypes:
+            raise ProtocolError(f"csr '{key}' must be a 1-D array of {' or '.join(dtypes)}")
+        return array
+
+    def _csr(self, ref: dict[str, Any]) -> Any:
+        extra = set(ref) - {"$type", "shape", "data", "indices", "indptr"}
+        if extra:
+            raise ProtocolError(f"unexpected keys {sorted(extra)} in csr reference")
+        shape = ref.get("shape")
+        if not (
+            isinstance(shape, list)
+            and len(shape) == 2
+            and all(_is_int(n) and n >= 0 for n in shape)
+        ):
+            raise ProtocolError(f"csr shape must be [n_rows, n_cols], got {shape!r}")
+        data = self._part(ref, "data", _CSR_DATA)
+        indices = self._part(ref, "indices", _CSR_INDEX)
+        indptr = self._part(ref, "indptr", _CSR_INDEX)
+        if len(indptr) != shape[0] + 1 or len(indices) != len(data):
+            raise ProtocolError(
+                "csr arrays disagree: need len(indptr) == n_rows + 1 and len(indices) == len(data)"
+            )
+        from scipy import sparse
+
+        try:
+            matrix = sparse.csr_matrix((data, indices, indptr), shape=tuple(shape))
+            # A full check rejects out-of-range column indices, which compiled kernels
+            # would otherwise read past the end of their buffers with.
+            matrix.check_format(full_check=True)
+        except ValueError as exc:
+            raise ProtocolError(f"invalid csr matrix: {exc}") from None
+        return matrix
+
+    def _table(self, ref: dict[str, Any]) -> Any:
+        columns = ref.get("columns")
+        data = ref.get("data")
+        if not (isinstance(data, dict) and data.get("$type") == "ndarray"):
+            raise ProtocolError("table 'data' must be an ndarray reference")
+        array = self._ndarray(data, allow_columns=False)
+        self._check_columns(columns, list(array.shape))
+        try:
+            import pandas
+        except ImportError:
+            return Table(columns, array)
+        return pandas.DataFrame(array, columns=columns, copy=False)
+
+
+class Encoder:
+    """Replace arrays in a value by references, collecting the buffers to send.
+
+    ``tables=True`` (the server side) sends DataFrames as ``table`` values; otherwise
+    (the client side) a DataFrame becomes an ndarray reference with ``columns``.
+    """
+
+    def __init__(self, *, tables: bool) -> None:
+        self.buffers: list[Any] = []
+        self._tables = tables
+
+    def encode(self, value: Any, _depth: int = 0) -> Any:
+        if _depth > _MAX_DEPTH:
+            raise ValueError(f"values nest deeper than {_MAX_DEPTH} levels")
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return self._ndarray(value)
+        if isinstance(value, dict):
+            return {str(key): self.encode(item, _depth + 1) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.encode(item, _depth + 1) for item in value]
+        if getattr(value, "format", None) == "csr" and hasattr(value, "indptr"):
+            return self._csr(value)
+        if hasattr(value, "tocsr") and hasattr(value, "nnz"):
+            return self._csr(value.tocsr())
+        if hasattr(value, "columns") and hasattr(value, "to_numpy"):
+            return self._frame(value)
+        raise TypeError(f"cannot send a value of type {type(value).__name__}")
+
+    def _ndarray(self, array: np.ndarray, columns: list[str] | None = None) -> Any:
+        if array.dtype.kind in "OUS":
+            if array.ndim != 1:
+                raise TypeError("only 1-D arrays of strings can be sent (as a list)")
+            items = array.tolist()
+            if not all(isinstance(item, str) for item in items):
+                raise TypeError("arrays of non-numeric objects can only hold strings")
+            return items
+        if array.ndim == 0:
+            return array.item()
+        name = _NAME_OF.get(array.dtype.newbyteorder("="))
+        if name is None:
+            raise TypeError(f"dtype {array.dtype} cannot be sent; use one of {', '.join(DTYPES)}")
+        # Already C-ordered little-endian arrays go out as they are (no copy).
+        array = np.ascontiguousarray(array, dtype=DTYPES[name])
+        ref: dict[str, Any] = {
+            "$type": "ndarray",
+            "frame": len(self.buffers),
+            "dtype": name,
+            "shape": list(array.shape),
+        }
+        if columns is not None:
+            ref["columns"] = columns
+        self.buffers.append(array)
+        return ref
+
+    def _csr(self, matrix: Any) -> dict[str, Any]:
+        return {
+            "$type": "csr",
+            "shape": [int(n) for n in matrix.shape],
+            "data": self._ndarray(np.asarray(matrix.data)),
+            "indices": self._ndarray(np.asarray(matrix.indices)),
+            "indptr": self._ndarray(np.asarray(matrix.indptr)),
+        }
+
+    def _frame(self, frame: Any) -> dict[str, Any]:
+        columns = [str(c) if self._tables else c for c in frame.columns]
+        array = frame.to_numpy()
+        if self._tables:
+            return {"$type": "table", "columns": columns, "data": self._ndarray(array)}
+        # Mirror scikit-learn: names count as feature names only when all are strings.
+        names = columns if all(isinstance(c, str) for c in columns) else None
+        if array.dtype.kind not in "biuf":
+            raise TypeError("a DataFrame must have numeric columns only to be sent")
+        return self._ndarray(array, columns=names)

@@ -1,0 +1,89 @@
+"""Protocol constants and request-header checks (docs/PROTOCOL.md, sections 2 and 3)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgpack
+
+from bridge.errors import ProtocolError, UnknownOp, UnsupportedVersion
+
+PROTOCOL_VERSION = 1
+
+# Every operation of section 3, in document order.
+OPS = ("ping", "info", "instances", "init", "call", "get", "dispose", "shutdown")
+
+MAX_REQUEST_ID = 2**53 - 1
+INSTANCE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
+def unpack_header(raw: bytes | memoryview) -> dict[str, Any]:
+    """Decode a header frame into a map, or raise ProtocolError."""
+    try:
+        header = msgpack.unpackb(raw, raw=False, strict_map_key=True, use_list=True)
+    except Exception as exc:  # msgpack raises several unrelated types on bad input
+        raise ProtocolError(f"header is not valid msgpack: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError(f"header must be a map, got {type(header).__name__}")
+    return header
+
+
+def pack_header(header: dict[str, Any]) -> bytes:
+    return msgpack.packb(header, use_bin_type=True)
+
+
+def request_id(header: dict[str, Any]) -> int | None:
+    """The request's id if it is usable, else None (the reply then carries id: null)."""
+    rid = header.get("id")
+    if isinstance(rid, int) and not isinstance(rid, bool) and 0 <= rid <= MAX_REQUEST_ID:
+        return rid
+    return None
+
+
+def check_request(header: dict[str, Any]) -> tuple[int, str]:
+    """Validate the envelope of a request; return (id, op)."""
+    rid = request_id(header)
+    if rid is None:
+        raise ProtocolError(f"'id' must be an integer in 0..2^53-1, got {header.get('id')!r}")
+    version = header.get("v")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise UnsupportedVersion(
+            f"protocol version {version!r} is not supported; this server speaks {PROTOCOL_VERSION}"
+        )
+    op = header.get("op")
+    if not isinstance(op, str):
+        raise ProtocolError(f"'op' must be a string, got {op!r}")
+    if op not in OPS:
+        raise UnknownOp(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+    return rid, op
+
+
+def require_str(header: dict[str, Any], key: str) -> str:
+    value = header.get(key)
+    if not isinstance(value, str):
+        raise ProtocolError(f"'{key}' must be a string, got {value!r}")
+    return value
+
+
+def require_map(header: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional map-valued key (absent means empty)."""
+    value = header.get(key, {})
+    if not isinstance(value, dict):
+        raise ProtocolError(f"'{key}' must be a map, got {type(value).__name__}")
+    return value
+
+
+def require_instance_id(header: dict[str, Any]) -> str:
+    value = require_str(header, "instance")
+    if not INSTANCE_ID.fullmatch(value):
+        raise ProtocolError(f"instance id {value!r} must be 1-128 characters from [A-Za-z0-9_.:-]")
+    return value
+
+
+def success(rid: int, result: Any) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "id": rid, "ok": True, "result": result}
+
+
+def failure(rid: int | None, error: dict[str, Any]) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "id": rid, "ok": False, "error": error}

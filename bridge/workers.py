@@ -1,0 +1,78 @@
+"""Worker threads that run estimator work off the socket loop.
+
+Threads suffice because numpy, scipy and BLAS release the GIL in their heavy loops. Each
+worker owns a PUSH socket (ZeroMQ sockets must not be shared between threads) connected
+to the loop's PULL socket, and sends each finished reply there for the loop to forward.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import zmq
+
+__all__ = ["Job", "WorkerPool"]
+
+log = logging.getLogger("skbridge.workers")
+
+
+class Job(NamedTuple):
+    """A unit of work. ``run`` returns the reply frames (header, then buffers)."""
+
+    token: bytes  # tells the loop which instance finished, so it can start the next job
+    identity: Any  # the client's ROUTER routing frame
+    run: Callable[[], list[Any]]
+
+
+class WorkerPool:
+    def __init__(self, context: zmq.Context, address: str, size: int) -> None:
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(context, address), name=f"skbridge-worker-{i}", daemon=True
+            )
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Job) -> None:
+        self._jobs.put(job)
+
+    def stop(self, timeout: float) -> bool:
+        """Ask every worker to exit; True if all did within ``timeout`` seconds.
+
+        Workers still inside a long estimator call cannot be interrupted; they are daemon
+        threads, so they do not keep the process alive.
+        """
+        for _ in self._threads:
+            self._jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def _work(self, context: zmq.Context, address: str) -> None:
+        sock = context.socket(zmq.PUSH)
+        sock.sndhwm = 0  # never drop or block on replies
+        sock.linger = 0
+        sock.connect(address)
+        try:
+            while (job := self._jobs.get()) is not None:
+                try:
+                    frames = job.run()
+                except Exception:  # run() builds its own error replies; this is a bug
+                    log.exception("job failed to build a reply")
+                    # The token alone still frees the instance's queue in the loop.
+                    sock.send_multipart([job.token])
+                    continue
+                sock.send_multipart([job.token, job.identity, *frames], copy=False)
+        except zmq.ContextTerminated:
+            pass  # the server is shutting down
+        finally:
+            sock.close()
