@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-# Rows per block in whole-dataset passes: bounds the temporary (block, k) distance matrix
-# and the (block, d) difference buffer whatever n is.
-LABEL_CHUNK_ROWS = 1 << 15
+# Cells (rows x centers) per block in whole-dataset passes: bounds the temporary
+# (block, k) score matrix whatever n is, and leaves enough blocks to share out.
+BLOCK_CELLS = 1 << 17
 
 
 def row_sq_norms(X) -> np.ndarray:
@@ -101,26 +101,44 @@ def _dense_row(X, i):
     return X[[i]].toarray()[0] if sp.issparse(X) else X[i]
 
 
-def nearest_center(X, centers, c_sq_norms) -> np.ndarray:
-    """Index of the nearest center for each row of X (n, d), dense or CSR.
+class Centers:
+    """Centers (k, d) with the derived arrays every assignment needs.
 
-    Ranks centers by ``|c|^2 - 2 x.c`` (the |x|^2 term does not change the ranking), the
-    same quantity scikit-learn's Lloyd kernel compares; ties go to the lowest index.
-    Returns (n,) int32.
+    ``neg2`` is ``-2 * centers`` (exact: a power-of-two scale), so one GEMM yields
+    ``-2 x.c`` directly; ``sq_norms`` is (k,) ``|c|^2`` in the centers' dtype.
     """
-    scores = X @ centers.T
-    scores = np.asarray(scores.toarray() if sp.issparse(scores) else scores)
-    scores *= -2
-    scores += c_sq_norms
+
+    __slots__ = ("values", "neg2", "sq_norms")
+
+    def __init__(self, centers: np.ndarray):
+        self.values = centers
+        self.neg2 = -2 * centers
+        self.sq_norms = np.einsum("ij,ij->i", centers, centers)
+
+
+def assign(X, cs: Centers):
+    """Nearest center of each row of X (n, d), dense or CSR.
+
+    Ranks centers by ``|c|^2 - 2 x.c`` (|x|^2 does not change the ranking), the quantity
+    scikit-learn's Lloyd kernel compares; ties go to the lowest index. Returns (n,) int32.
+    """
+    scores = X @ cs.neg2.T
+    if sp.issparse(scores):  # pragma: no cover - scipy returns dense for sparse @ dense
+        scores = scores.toarray()
+    scores = np.asarray(scores)
+    scores += cs.sq_norms
     return scores.argmin(axis=1).astype(np.int32, copy=False)
 
 
-def sq_dist_to_assigned(X, centers, labels) -> np.ndarray:
-    """Squared distance of each row of X to ``centers[labels]``, computed directly.
+def sq_dist_to_assigned(X, cs: Centers, labels) -> np.ndarray:
+    """Squared distance of each row of X to its center ``cs.values[labels]``. (n,) X dtype.
 
-    Direct differences rather than the norm expansion keep inertia accurate when points
-    sit close to their center. Returns (n,) of X's dtype.
+    Computed from direct differences (not the norm expansion, which loses digits when
+    points sit close to their center) and summed in the order scikit-learn's kernel sums:
+    dense rows in groups of four features, sparse rows entry by entry. That makes the
+    batch inertias, and so the early-stopping decisions, agree to the last bit.
     """
+    centers = cs.values
     if sp.issparse(X):
         # Per stored entry (x - c)^2 - c^2, plus |c|^2 for the whole row: the same sum as
         # |x - c|^2 without densifying X.
@@ -128,32 +146,57 @@ def sq_dist_to_assigned(X, centers, labels) -> np.ndarray:
         c_vals = centers[labels[row_of], X.indices]
         terms = (X.data - c_vals) ** 2 - c_vals**2
         per_row = np.bincount(row_of, weights=terms, minlength=X.shape[0]).astype(X.dtype)
-        per_row += np.einsum("ij,ij->i", centers, centers)[labels]
+        per_row += cs.sq_norms[labels]
         np.maximum(per_row, 0, out=per_row)
         return per_row
     diff = X - np.take(centers, labels, axis=0)
-    return np.einsum("ij,ij->i", diff, diff)
+    diff *= diff
+    n_features = diff.shape[1]
+    whole = n_features // 4 * 4
+    if whole:
+        quads = diff[:, 0:whole:4] + diff[:, 1:whole:4]
+        quads += diff[:, 2:whole:4]
+        quads += diff[:, 3:whole:4]
+        # cumsum adds strictly left to right, unlike sum's pairwise reduction.
+        total = np.cumsum(quads, axis=1)[:, -1]
+    else:
+        total = np.zeros(diff.shape[0], dtype=diff.dtype)
+    for j in range(whole, n_features):
+        total += diff[:, j]
+    return total
 
 
-def labels_inertia(X, sample_weight, centers, return_inertia: bool = True, n_parts: int = 1):
+def labels_inertia(
+    X, sample_weight, centers, return_inertia: bool = True, n_parts: int = 1, pool=None
+):
     """Nearest-center labels (n,) int32 and weighted inertia for a whole dataset.
 
-    Works block by block so that temporary memory stays bounded for any n. The inertia is
-    summed as ``ordered_sum`` does, in X's dtype, over ``n_parts`` contiguous parts.
+    Works block by block so that temporary memory stays bounded for any n; with ``pool``
+    (a ``concurrent.futures`` executor) blocks run in parallel, NumPy releasing the GIL.
+    The inertia is summed as ``ordered_sum`` does, in X's dtype, over ``n_parts`` parts.
     """
     n = X.shape[0]
+    cs = Centers(centers)
     labels = np.empty(n, dtype=np.int32)
     terms = np.empty(n, dtype=X.dtype) if return_inertia else None
-    c_sq = np.einsum("ij,ij->i", centers, centers)
-    step = max(256, LABEL_CHUNK_ROWS // max(1, centers.shape[0] // 8))
-    for start in range(0, n, step):
+    step = max(256, BLOCK_CELLS // centers.shape[0])
+
+    def run(start: int) -> None:
         stop = min(start + step, n)
         block = X[start:stop]
-        lab = nearest_center(block, centers, c_sq)
+        lab = assign(block, cs)
         labels[start:stop] = lab
         if return_inertia:
-            np.multiply(sq_dist_to_assigned(block, centers, lab), sample_weight[start:stop],
-                        out=terms[start:stop])
+            dist = sq_dist_to_assigned(block, cs, lab)
+            np.multiply(dist, sample_weight[start:stop], out=terms[start:stop])
+
+    starts = range(0, n, step)
+    if pool is not None and len(starts) > 1:
+        for _ in pool.map(run, starts):
+            pass
+    else:
+        for start in starts:
+            run(start)
     if return_inertia:
         return labels, float(ordered_sum(terms, n_parts))
     return labels
@@ -180,46 +223,63 @@ def ordered_sum(terms, n_parts: int):
     return total
 
 
-def center_sums(X, sample_weight, labels, n_clusters: int):
-    """Weighted sum of the rows assigned to each center.
-
-    X: (b, d) dense or CSR; sample_weight: (b,); labels: (b,) int32. Returns
-    (sums (k, d), weight_per_center (k,)), both of X's dtype. A weighted one-hot matrix
-    turns the grouped sum into one GEMM (or one sparse product).
-    """
-    b = X.shape[0]
+def stack_with_centers(X, centers):
+    """X (b, d) with ``centers`` (k, d) appended as rows b..b+k-1: input to ``minibatch_update``."""
     if sp.issparse(X):
-        onehot = sp.csr_matrix(
-            (sample_weight, (labels, np.arange(b))), shape=(n_clusters, b), dtype=X.dtype
-        )
-        sums = np.asarray((onehot @ X).toarray(), dtype=X.dtype)
-        wsum = np.asarray(onehot.sum(axis=1), dtype=X.dtype).ravel()
-        return sums, wsum
-    onehot = np.zeros((n_clusters, b), dtype=X.dtype)
-    onehot[labels, np.arange(b)] = sample_weight
-    return onehot @ X, onehot.sum(axis=1)
+        return sp.vstack([X, sp.csr_matrix(centers)], format="csr")
+    return np.concatenate([X, centers])
 
 
-def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels) -> None:
+def minibatch_update(stacked, sample_weight, centers, centers_new, weight_sums, labels) -> None:
     """Move each center to the running weighted mean of all points it has received.
 
-    X: (b, d) dense or CSR batch; centers: (k, d) before the step; centers_new: (k, d)
-    output, may be the same array as ``centers``; weight_sums: (k,) accumulated weight per
-    center, updated in place; labels: (b,) int32 assignment of the batch. The effective
-    per-center learning rate is (batch weight) / (total weight seen).
+    stacked: (b + k, d) dense or CSR, the batch followed by ``centers`` (see
+    ``stack_with_centers``; the fit loop gathers batches into such a buffer for free);
+    sample_weight: (b,); centers: (k, d) before the step; centers_new: (k, d) output, may
+    be ``centers`` itself; weight_sums: (k,) accumulated weight per center, updated in
+    place; labels: (b,) int32 assignment of the batch. The effective per-center learning
+    rate is (batch weight) / (total weight seen).
+
+    The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``. One sparse
+    (k, b + k) matrix product computes every numerator, each row starting from the old
+    center's term and adding its points in batch order: the order scikit-learn's kernel
+    uses, so the centers agree to the last bit in float64 and float32 alike.
     """
-    sums, wsum = center_sums(X, sample_weight, labels, centers.shape[0])
-    moved = wsum > 0
+    k = centers.shape[0]
+    b = labels.shape[0]
+    dtype = centers.dtype
+    counts = np.bincount(labels, minlength=k)
+    moved = counts > 0
     if not moved.all():
         still = ~moved
         centers_new[still] = centers[still]
-    totals = weight_sums[moved] + wsum[moved]
-    scale = (1 / totals).astype(centers.dtype, copy=False)
-    updated = centers[moved] * weight_sums[moved][:, None]
-    updated += sums[moved]
-    updated *= scale[:, None]
-    centers_new[moved] = updated
-    weight_sums[moved] = totals
+    moved_ids = np.flatnonzero(moved)
+    # Row c of the selector: the old center (weight w_c) then its members in batch order.
+    row_len = counts[moved_ids] + 1
+    indptr = np.zeros(moved_ids.size + 1, dtype=np.int64)
+    np.cumsum(row_len, out=indptr[1:])
+    cols = np.empty(indptr[-1], dtype=np.int64)
+    vals = np.empty(indptr[-1], dtype=dtype)
+    heads = indptr[:-1]
+    cols[heads] = b + moved_ids
+    vals[heads] = weight_sums[moved_ids]
+    rest = np.ones(indptr[-1], dtype=bool)
+    rest[heads] = False
+    order = np.argsort(labels, kind="stable")
+    cols[rest] = order
+    vals[rest] = sample_weight[order]
+    selector = sp.csr_array((vals, cols, indptr), shape=(moved_ids.size, b + k))
+    numer = selector @ stacked
+    numer = numer.toarray() if sp.issparse(numer) else np.asarray(numer)
+    # Batch weight per center, summed in the same order and dtype.
+    member_w = vals.copy()
+    member_w[heads] = 0
+    wsum = sp.csr_array((member_w, cols, indptr), shape=selector.shape) @ np.ones(b + k, dtype)
+    totals = weight_sums[moved_ids] + wsum
+    scale = (1 / totals).astype(dtype, copy=False)
+    numer *= scale[:, None]
+    centers_new[moved_ids] = numer
+    weight_sums[moved_ids] = totals
 
 
 def prepare_weighted_sampler(normalized_weight):
@@ -246,5 +306,13 @@ def prepare_weighted_sampler(normalized_weight):
 
 
 def draw_batch(cdf, batch_size: int, rng) -> np.ndarray:
-    """Indices of one mini-batch, drawn with replacement from ``cdf``. Returns (b,) int64."""
-    return cdf.searchsorted(rng.random_sample(batch_size), side="right")
+    """Indices of one mini-batch, drawn with replacement from ``cdf``. Returns (b,) intp.
+
+    The uniform draws are searched in sorted order (each search then starts where the
+    previous one ended, which is kinder to the cache) and put back in draw order.
+    """
+    u = rng.random_sample(batch_size)
+    order = np.argsort(u)
+    idx = np.empty(batch_size, dtype=np.intp)
+    idx[order] = cdf.searchsorted(u[order], side="right")
+    return idx

@@ -24,27 +24,9 @@ from sklearn.base import (
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
-
-try:  # how many threads scikit-learn's OpenMP kernels split a sum across
-    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-except ImportError:  # pragma: no cover - layout of a future scikit-learn
-    import os
-
-    def _openmp_effective_n_threads() -> int:
-        return os.cpu_count() or 1
 
 from . import _kernels as K
-
-_threadpools: ThreadpoolController | None = None
-
-
-def _single_blas_thread():
-    """Context limiting BLAS to one thread: per-step matrices are too small to split."""
-    global _threadpools
-    if _threadpools is None:
-        _threadpools = ThreadpoolController()
-    return _threadpools.limit(limits=1, user_api="blas")
+from ._threads import block_pool, effective_threads, single_blas_thread
 
 
 def _is_array_init(init) -> bool:
@@ -64,7 +46,9 @@ def _variance_tolerance(X, tol: float) -> float:
     return np.mean(variances) * tol
 
 
-class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+class MiniBatchKMeans(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+):
     """Mini-batch k-means clustering.
 
     Same constructor, methods, attributes and results as
@@ -197,12 +181,13 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
             sample_weight = sample_weight[picked]
             n_samples = X.shape[0]
         if isinstance(init, str) and init == "k-means++":
-            centers = K.kmeans_plusplus(
-                X, self.n_clusters, K.row_sq_norms(X), sample_weight, rng
-            )
+            centers = K.kmeans_plusplus(X, self.n_clusters, K.row_sq_norms(X), sample_weight, rng)
         elif isinstance(init, str) and init == "random":
             seeds = rng.choice(
-                n_samples, size=self.n_clusters, replace=False, p=sample_weight / sample_weight.sum()
+                n_samples,
+                size=self.n_clusters,
+                replace=False,
+                p=sample_weight / sample_weight.sum(),
             )
             centers = X[seeds]
         elif callable(init):
@@ -228,14 +213,21 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
 
     # ---------------------------------------------------------------- the mini-batch step
 
-    def _step(self, X, sample_weight, centers, centers_new, rng) -> float:
-        """One mini-batch update; returns the batch inertia measured before the update."""
-        c_sq = np.einsum("ij,ij->i", centers, centers)
-        labels = K.nearest_center(X, centers, c_sq)
-        terms = K.sq_dist_to_assigned(X, centers, labels) * sample_weight
+    def _step(self, X, sample_weight, centers, centers_new, rng, stacked=None) -> float:
+        """One mini-batch update; returns the batch inertia measured before the update.
+
+        ``stacked`` is X followed by ``centers`` when the caller has it at hand.
+        """
+        # Decided before the update, on the counts as they stand (empty centers included).
+        reassign = self._due_for_reassignment()
+        cs = K.Centers(centers)
+        labels = K.assign(X, cs)
+        terms = K.sq_dist_to_assigned(X, cs, labels) * sample_weight
         inertia = K.ordered_sum(terms, self._n_parts)
-        K.minibatch_update(X, sample_weight, centers, centers_new, self._counts, labels)
-        if self._due_for_reassignment() and self.reassignment_ratio > 0:
+        if stacked is None:
+            stacked = K.stack_with_centers(X, centers)
+        K.minibatch_update(stacked, sample_weight, centers, centers_new, self._counts, labels)
+        if reassign and self.reassignment_ratio > 0:
             self._reassign(X, centers_new, rng)
         return inertia
 
@@ -319,7 +311,7 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
         """
         X = self._validate_X(X, reset=True)
         self._resolve_sizes(X)
-        self._n_parts = _openmp_effective_n_threads()
+        self._n_parts = effective_threads()
         rng = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         n_samples = X.shape[0]
@@ -335,7 +327,7 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
             if self.verbose:
                 print(f"Init {attempt + 1}/{self._n_init} with method {init}")
             candidate = self._initial_centers(X, init, rng, sample_weight)
-            _, inertia = K.labels_inertia(X_valid, w_valid, candidate, n_parts=self._n_parts)
+            _, inertia = self._labels_inertia(X_valid, w_valid, candidate)
             if self.verbose:
                 print(f"Inertia for init {attempt + 1}/{self._n_init}: {inertia}")
             if best_inertia is None or inertia < best_inertia:
@@ -352,30 +344,37 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
         n_steps = (self.max_iter * n_samples) // self._batch_size
         cdf = K.prepare_weighted_sampler(sample_weight / total_weight)
         # Batches are drawn by weight, so each drawn row counts once.
-        unit_weight = np.ones(self._batch_size, dtype=X.dtype)
+        batch_size = self._batch_size
+        unit_weight = np.ones(batch_size, dtype=X.dtype)
         dense = not sp.issparse(X)
+        if dense:
+            stacked = np.empty((batch_size + self.n_clusters, X.shape[1]), dtype=X.dtype)
 
-        with _single_blas_thread():
-            for i in range(n_steps):
-                idx = K.draw_batch(cdf, self._batch_size, rng)
-                batch = np.take(X, idx, axis=0) if dense else X[idx]
-                batch_inertia = self._step(batch, unit_weight, centers, centers_new, rng)
-                if self._tol > 0.0:
-                    centers_sq_diff = np.sum((centers_new - centers) ** 2)
-                else:
-                    centers_sq_diff = 0
-                centers, centers_new = centers_new, centers
-                if self._converged(i, n_steps, n_samples, centers_sq_diff, batch_inertia):
-                    break
+        for i in range(n_steps):
+            idx = K.draw_batch(cdf, self._batch_size, rng)
+            if dense:
+                # Gather straight into a buffer that also holds the current centers.
+                np.take(X, idx, axis=0, out=stacked[:batch_size])
+                stacked[batch_size:] = centers
+                batch = stacked[:batch_size]
+            else:
+                batch = X[idx]
+                stacked = None
+            batch_inertia = self._step(batch, unit_weight, centers, centers_new, rng, stacked)
+            if self._tol > 0.0:
+                centers_sq_diff = np.sum((centers_new - centers) ** 2)
+            else:
+                centers_sq_diff = 0
+            centers, centers_new = centers_new, centers
+            if self._converged(i, n_steps, n_samples, centers_sq_diff, batch_inertia):
+                break
 
         self.cluster_centers_ = centers
         self._n_features_out = self.cluster_centers_.shape[0]
         self.n_steps_ = i + 1
         self.n_iter_ = int(np.ceil(((i + 1) * self._batch_size) / n_samples))
         if self.compute_labels:
-            self.labels_, self.inertia_ = K.labels_inertia(
-                X, sample_weight, centers, n_parts=self._n_parts
-            )
+            self.labels_, self.inertia_ = self._labels_inertia(X, sample_weight, centers)
         else:
             self.inertia_ = self._ewa_inertia * total_weight
         return self
@@ -406,19 +405,18 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
 
         if first_call:
             self._resolve_sizes(X)
-            self._n_parts = _openmp_effective_n_threads()
+            self._n_parts = effective_threads()
             init = self._checked_init(X)
             self.cluster_centers_ = self._initial_centers(X, init, rng, sample_weight)
             self._counts = np.zeros(self.n_clusters, dtype=X.dtype)
             self._n_since_last_reassign = 0
 
-        with _single_blas_thread():
-            centers = self.cluster_centers_
-            self._step(X, sample_weight, centers, centers, rng)
+        centers = self.cluster_centers_
+        self._step(X, sample_weight, centers, centers, rng)
 
         if self.compute_labels:
-            self.labels_, self.inertia_ = K.labels_inertia(
-                X, sample_weight, self.cluster_centers_, n_parts=self._n_parts
+            self.labels_, self.inertia_ = self._labels_inertia(
+                X, sample_weight, self.cluster_centers_
             )
         self.n_steps_ += 1
         self._n_features_out = self.cluster_centers_.shape[0]
@@ -438,7 +436,7 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         ones = np.ones(X.shape[0], dtype=X.dtype)
-        return K.labels_inertia(X, ones, self.cluster_centers_, return_inertia=False)
+        return self._labels_inertia(X, ones, self.cluster_centers_, return_inertia=False)
 
     def transform(self, X):
         """Euclidean distance of each sample of X to each center, shape (n_samples, k)."""
@@ -453,10 +451,16 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-        _, inertia = K.labels_inertia(
-            X, sample_weight, self.cluster_centers_, n_parts=_openmp_effective_n_threads()
-        )
+        _, inertia = self._labels_inertia(X, sample_weight, self.cluster_centers_)
         return -inertia
+
+    def _labels_inertia(self, X, sample_weight, centers, return_inertia=True):
+        """Whole-data labels and inertia, blocks in parallel with one BLAS thread each."""
+        pool = block_pool()
+        with single_blas_thread():
+            return K.labels_inertia(
+                X, sample_weight, centers, return_inertia, n_parts=effective_threads(), pool=pool
+            )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
