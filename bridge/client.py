@@ -10,9 +10,9 @@ Example::
         centers = client.get(km, "cluster_centers_")
 
 Arrays (numpy, scipy CSR, pandas DataFrame) are sent as raw frames without copying when
-they are already C-ordered little-endian; returned arrays are read-only views of the
-received frames. A sent array is on loan to ZeroMQ until its reply arrives: do not modify
-it before then.
+they are already C-ordered little-endian. A sent array is on loan to ZeroMQ until its
+reply arrives: do not modify it before then. Returned arrays are views of the received
+frames (no copy); those frames belong to the caller alone, so the arrays may be modified.
 
 A Client is **not thread-safe**: use one per thread (they are cheap; all share one ZeroMQ
 context). Concurrent use from two threads raises RuntimeError instead of corrupting the

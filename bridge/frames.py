@@ -131,7 +131,6 @@ class Decoder:
             # ZeroMQ packs small frames into a shared receive buffer at arbitrary offsets;
             # copying those few bytes keeps every array we hand out naturally aligned.
             array = array.copy()
-            array.flags.writeable = False
         columns = ref.get("columns")
         if columns is None:
             return array
