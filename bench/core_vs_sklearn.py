@@ -62,7 +62,10 @@ def main() -> None:
     rows = ROWS[:1] if args.quick else ROWS
     repeats = 1 if args.quick else args.repeats
 
-    head = f"{'data set':36} {'ours s':>8} {'sklearn s':>9} {'ratio':>6} {'steps':>11} {'inertia ratio':>13}"
+    head = (
+        f"{'data set':36} {'ours s':>8} {'sklearn s':>9} {'ratio':>6} {'steps':>11} "
+        f"{'inertia ratio':>13}"
+    )
     print(head)
     print("-" * len(head))
     ratios = []

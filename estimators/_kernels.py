@@ -18,6 +18,9 @@ import scipy.sparse as sp
 # (block, k) score matrix whatever n is, and leaves enough blocks to share out.
 BLOCK_CELLS = 1 << 17
 
+# Elements per temporary in row-group loops (32K float64 = 256 KiB, about an L2 cache).
+CACHE_CELLS = 1 << 15
+
 
 def row_sq_norms(X) -> np.ndarray:
     """Squared L2 norm of each row; dense (n, d) or CSR. Returns (n,) of X's dtype."""
@@ -149,7 +152,19 @@ def sq_dist_to_assigned(X, cs: Centers, labels) -> np.ndarray:
         per_row += cs.sq_norms[labels]
         np.maximum(per_row, 0, out=per_row)
         return per_row
-    diff = X - np.take(centers, labels, axis=0)
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    # Row groups small enough for the temporaries to stay in cache: several cheap passes
+    # over cached data beat one materialised (n, d) difference array.
+    rows = max(16, CACHE_CELLS // max(1, X.shape[1]))
+    for start in range(0, X.shape[0], rows):
+        stop = start + rows
+        _dense_sq_dist(X[start:stop], centers, labels[start:stop], out[start:stop])
+    return out
+
+
+def _dense_sq_dist(X, centers, labels, out) -> None:
+    diff = np.take(centers, labels, axis=0)
+    np.subtract(X, diff, out=diff)
     diff *= diff
     n_features = diff.shape[1]
     whole = n_features // 4 * 4
@@ -158,12 +173,11 @@ def sq_dist_to_assigned(X, cs: Centers, labels) -> np.ndarray:
         quads += diff[:, 2:whole:4]
         quads += diff[:, 3:whole:4]
         # cumsum adds strictly left to right, unlike sum's pairwise reduction.
-        total = np.cumsum(quads, axis=1)[:, -1]
+        out[:] = np.cumsum(quads, axis=1)[:, -1]
     else:
-        total = np.zeros(diff.shape[0], dtype=diff.dtype)
+        out[:] = 0
     for j in range(whole, n_features):
-        total += diff[:, j]
-    return total
+        out += diff[:, j]
 
 
 def labels_inertia(

@@ -1,8 +1,9 @@
 """Our MiniBatchKMeans against sklearn.cluster.MiniBatchKMeans, run side by side.
 
 For the same data and integer random_state the two must take the same number of steps,
-give the same labels, and agree on centers and inertia up to rounding: 1e-9 relative in
-float64 (we see ~1e-14) and 1e-4 in float32, where summation order differs.
+give the same labels, and agree on centers and inertia: the kernels add in scikit-learn's
+order, so results are bit-identical in practice; the tolerances (1e-12 relative in float64,
+1e-6 in float32) only leave room for a BLAS that rounds a dot product differently.
 """
 
 import numpy as np
@@ -19,7 +20,7 @@ CONTAINERS = ["dense", "csr"]
 
 
 def rtol_for(dtype):
-    return 1e-9 if dtype == np.float64 else 1e-4
+    return 1e-12 if dtype == np.float64 else 1e-6
 
 
 def assert_same_fit(ours, ref, dtype):

@@ -1,0 +1,90 @@
+"""The kernels on their own: the sampler's equivalence with RandomState.choice, the
+ordered sum, and whole-data passes that give the same answer for any block size."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from estimators import _kernels as K
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000, 100_003])
+@pytest.mark.parametrize("weights", ["uniform", "skewed", "zeros_inside"])
+def test_draw_batch_draws_what_choice_draws(n, weights):
+    w = {
+        "uniform": np.ones(n),
+        "skewed": np.random.RandomState(1).pareto(1.0, n) + 1e-3,
+        "zeros_inside": np.where(np.arange(n) % 3 == 0, 0.0, 1.0) if n > 1 else np.ones(n),
+    }[weights]
+    p = w / w.sum()
+    cdf = K.prepare_weighted_sampler(p)
+    ours, ref = np.random.RandomState(5), np.random.RandomState(5)
+    for _ in range(5):
+        np.testing.assert_array_equal(K.draw_batch(cdf, 257, ours), ref.choice(n, 257, p=p))
+    # Both generators are left in the same state.
+    assert ours.randint(1 << 30) == ref.randint(1 << 30)
+
+
+def test_sampler_rejects_what_choice_rejects():
+    for p, message in [
+        (np.array([0.5, np.nan, 0.5]), "probabilities contain NaN"),
+        (np.array([1.5, -0.5]), "probabilities are not non-negative"),
+        (np.array([0.2, 0.2]), "probabilities do not sum to 1"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            K.prepare_weighted_sampler(p)
+        with pytest.raises(ValueError, match=message):
+            np.random.RandomState(0).choice(p.size, 3, p=p)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ordered_sum_adds_left_to_right_per_part(dtype):
+    terms = (np.random.RandomState(0).rand(10_001) * 1e3).astype(dtype)
+    for parts in (1, 2, 3):
+        bounds = np.array_split(np.arange(terms.size), parts)
+        expected = dtype(0)
+        for chunk in bounds:
+            acc = dtype(0)
+            for v in terms[chunk]:
+                acc = dtype(acc + v)
+            expected = dtype(expected + acc)
+        assert K.ordered_sum(terms, parts) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_labels_inertia_independent_of_blocks_and_threads(monkeypatch, dtype, sparse):
+    rng = np.random.RandomState(0)
+    X = rng.rand(5000, 7).astype(dtype)
+    if sparse:
+        X = sp.csr_matrix(X * (X > 0.4))
+    centers = rng.rand(12, 7).astype(dtype)
+    w = rng.rand(5000).astype(dtype)
+    whole = K.labels_inertia(X, w, centers)
+    monkeypatch.setattr(K, "BLOCK_CELLS", 12 * 300)  # 300-row blocks
+    with ThreadPoolExecutor(3) as pool:
+        blocked = K.labels_inertia(X, w, centers, pool=pool)
+    np.testing.assert_array_equal(whole[0], blocked[0])
+    assert whole[1] == blocked[1]
+    # And the labels are the nearest centers.
+    dense = X.toarray() if sparse else X
+    d2 = ((dense[:, None, :].astype(np.float64) - centers[None].astype(np.float64)) ** 2).sum(-1)
+    np.testing.assert_array_equal(whole[0], d2.argmin(1))
+    np.testing.assert_allclose(whole[1], (d2.min(1) * w).sum(), rtol=1e-4)
+
+
+def test_minibatch_update_is_a_running_mean():
+    rng = np.random.RandomState(3)
+    X = rng.rand(40, 4)
+    centers = rng.rand(3, 4)
+    counts = np.array([2.0, 0.0, 5.0])
+    labels = np.r_[np.zeros(10), np.full(30, 2)].astype(np.int32)
+    new = np.empty_like(centers)
+    w = np.ones(40)
+    K.minibatch_update(K.stack_with_centers(X, centers), w, centers, new, counts, labels)
+    np.testing.assert_allclose(new[0], (centers[0] * 2 + X[:10].sum(0)) / 12)
+    np.testing.assert_array_equal(new[1], centers[1])  # no points: unchanged
+    np.testing.assert_allclose(new[2], (centers[2] * 5 + X[10:].sum(0)) / 35)
+    np.testing.assert_array_equal(counts, [12.0, 0.0, 35.0])
