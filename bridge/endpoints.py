@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 
@@ -18,6 +19,17 @@ class Endpoint:
     url: str
     private_dir: str | None = None
     ipv6: bool = False
+
+    def remove_socket_file(self) -> None:
+        """Unlink a bound ipc socket file; ZeroMQ leaves it behind on close."""
+        if not self.url.startswith("ipc://"):
+            return
+        path = self.url[len("ipc://") :]
+        try:
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+        except OSError:
+            pass
 
     def cleanup(self) -> None:
         if self.private_dir is not None:

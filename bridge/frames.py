@@ -8,6 +8,7 @@ buffers to send after the header. Both sides of the wire use them.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -38,6 +39,8 @@ _NAME_OF = {dtype.newbyteorder("="): name for name, dtype in DTYPES.items()}
 _CSR_DATA = ("float32", "float64")
 _CSR_INDEX = ("int32", "int64")
 _MAX_DEPTH = 32
+# numpy byteorder codes that mean little-endian on this machine ("|": single byte).
+_LITTLE = "<|=" if sys.byteorder == "little" else "<|"
 
 
 class Table(NamedTuple):
@@ -248,7 +251,8 @@ class Encoder:
         if name is None:
             raise TypeError(f"dtype {array.dtype} cannot be sent; use one of {', '.join(DTYPES)}")
         # Already C-ordered little-endian arrays go out as they are (no copy).
-        array = np.ascontiguousarray(array, dtype=DTYPES[name])
+        if not (array.flags.c_contiguous and array.dtype.byteorder in _LITTLE):
+            array = np.ascontiguousarray(array, dtype=DTYPES[name])
         ref: dict[str, Any] = {
             "$type": "ndarray",
             "frame": len(self.buffers),

@@ -167,6 +167,8 @@ class Server:
             log.warning("exiting while estimator calls are still running")
         self._wake_r.close()
         self._wake_w.close()
+        if self.bound_url is not None:
+            self.endpoint.remove_socket_file()
         self.endpoint.cleanup()
         return idle
 
