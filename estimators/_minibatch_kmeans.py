@@ -9,6 +9,7 @@ and from doing the per-step work with a handful of vectorised calls.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -27,6 +28,12 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _kernels as K
 from ._threads import block_pool, effective_threads, single_blas_thread
+
+# Multiply-adds per step (batch x features x clusters) above which BLAS may use threads.
+HEAVY_STEP_FLOPS = 1 << 21
+
+# Rows below which a whole-data pass runs on the calling thread (thread hand-off costs more).
+PARALLEL_MIN_ROWS = 20_000
 
 
 def _is_array_init(init) -> bool:
@@ -342,7 +349,7 @@ class MiniBatchKMeans(
 
         total_weight = np.sum(sample_weight)
         n_steps = (self.max_iter * n_samples) // self._batch_size
-        cdf = K.prepare_weighted_sampler(sample_weight / total_weight)
+        sampler = K.BatchSampler(sample_weight / total_weight)
         # Batches are drawn by weight, so each drawn row counts once.
         batch_size = self._batch_size
         unit_weight = np.ones(batch_size, dtype=X.dtype)
@@ -350,31 +357,36 @@ class MiniBatchKMeans(
         if dense:
             stacked = np.empty((batch_size + self.n_clusters, X.shape[1]), dtype=X.dtype)
 
-        for i in range(n_steps):
-            idx = K.draw_batch(cdf, self._batch_size, rng)
-            if dense:
-                # Gather straight into a buffer that also holds the current centers.
-                np.take(X, idx, axis=0, out=stacked[:batch_size])
-                stacked[batch_size:] = centers
-                batch = stacked[:batch_size]
-            else:
-                batch = X[idx]
-                stacked = None
-            batch_inertia = self._step(batch, unit_weight, centers, centers_new, rng, stacked)
-            if self._tol > 0.0:
-                centers_sq_diff = np.sum((centers_new - centers) ** 2)
-            else:
-                centers_sq_diff = 0
-            centers, centers_new = centers_new, centers
-            if self._converged(i, n_steps, n_samples, centers_sq_diff, batch_inertia):
-                break
+        # Per-step products only pay for BLAS threads when they are large.
+        heavy = batch_size * X.shape[1] * self.n_clusters >= HEAVY_STEP_FLOPS
+        with contextlib.nullcontext() if heavy else single_blas_thread():
+            for i in range(n_steps):
+                idx = sampler.draw(batch_size, rng)
+                if dense:
+                    # Gather straight into a buffer that also holds the current centers.
+                    np.take(X, idx, axis=0, out=stacked[:batch_size])
+                    stacked[batch_size:] = centers
+                    batch = stacked[:batch_size]
+                else:
+                    batch = X[idx]
+                    stacked = None
+                batch_inertia = self._step(batch, unit_weight, centers, centers_new, rng, stacked)
+                if self._tol > 0.0:
+                    centers_sq_diff = np.sum((centers_new - centers) ** 2)
+                else:
+                    centers_sq_diff = 0
+                centers, centers_new = centers_new, centers
+                if self._converged(i, n_steps, n_samples, centers_sq_diff, batch_inertia):
+                    break
 
         self.cluster_centers_ = centers
         self._n_features_out = self.cluster_centers_.shape[0]
         self.n_steps_ = i + 1
         self.n_iter_ = int(np.ceil(((i + 1) * self._batch_size) / n_samples))
         if self.compute_labels:
-            self.labels_, self.inertia_ = self._labels_inertia(X, sample_weight, centers)
+            self.labels_, self.inertia_ = self._labels_inertia(
+                X, sample_weight, centers, expansion=True
+            )
         else:
             self.inertia_ = self._ewa_inertia * total_weight
         return self
@@ -454,12 +466,22 @@ class MiniBatchKMeans(
         _, inertia = self._labels_inertia(X, sample_weight, self.cluster_centers_)
         return -inertia
 
-    def _labels_inertia(self, X, sample_weight, centers, return_inertia=True):
-        """Whole-data labels and inertia, blocks in parallel with one BLAS thread each."""
-        pool = block_pool()
+    def _labels_inertia(self, X, sample_weight, centers, return_inertia=True, expansion=False):
+        """Whole-data labels and inertia, blocks in parallel with one BLAS thread each.
+
+        ``expansion`` trades the last bit of the inertia for speed (see the kernel); used
+        for the final pass of ``fit``, whose inertia steers nothing.
+        """
+        pool = block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None
         with single_blas_thread():
             return K.labels_inertia(
-                X, sample_weight, centers, return_inertia, n_parts=effective_threads(), pool=pool
+                X,
+                sample_weight,
+                centers,
+                return_inertia,
+                n_parts=effective_threads(),
+                pool=pool,
+                expansion=expansion,
             )
 
     def __sklearn_tags__(self):

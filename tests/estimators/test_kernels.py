@@ -10,19 +10,23 @@ import scipy.sparse as sp
 from estimators import _kernels as K
 
 
-@pytest.mark.parametrize("n", [1, 7, 1000, 100_003])
-@pytest.mark.parametrize("weights", ["uniform", "skewed", "zeros_inside"])
-def test_draw_batch_draws_what_choice_draws(n, weights):
+@pytest.mark.parametrize("n", [1, 7, 1000, 20_011])
+@pytest.mark.parametrize("weights", ["uniform", "skewed", "zeros_inside", "one_heavy"])
+def test_sampler_draws_what_choice_draws(n, weights):
     w = {
         "uniform": np.ones(n),
         "skewed": np.random.RandomState(1).pareto(1.0, n) + 1e-3,
         "zeros_inside": np.where(np.arange(n) % 3 == 0, 0.0, 1.0) if n > 1 else np.ones(n),
+        # Half the mass on one row: wide guide cells, the search fallback.
+        "one_heavy": np.r_[float(n), np.ones(n - 1)],
     }[weights]
     p = w / w.sum()
-    cdf = K.prepare_weighted_sampler(p)
+    sampler = K.BatchSampler(p)
     ours, ref = np.random.RandomState(5), np.random.RandomState(5)
-    for _ in range(5):
-        np.testing.assert_array_equal(K.draw_batch(cdf, 257, ours), ref.choice(n, 257, p=p))
+    # Enough draws to pass from plain searches to the guide table.
+    for _ in range(3 + 2 * n // 257):
+        np.testing.assert_array_equal(sampler.draw(257, ours), ref.choice(n, 257, p=p))
+    assert sampler._guide is not None
     # Both generators are left in the same state.
     assert ours.randint(1 << 30) == ref.randint(1 << 30)
 
@@ -34,7 +38,7 @@ def test_sampler_rejects_what_choice_rejects():
         (np.array([0.2, 0.2]), "probabilities do not sum to 1"),
     ]:
         with pytest.raises(ValueError, match=message):
-            K.prepare_weighted_sampler(p)
+            K.BatchSampler(p)
         with pytest.raises(ValueError, match=message):
             np.random.RandomState(0).choice(p.size, 3, p=p)
 
