@@ -529,8 +529,8 @@ export function errorFromWire(error: unknown): ServerError {
   const options = typeof error.traceback === 'string' ? { traceback: error.traceback } : undefined
   if (code === 'invalid_params') {
     const details = toDetails(error.details)
-    const fields = details.map((d) => d.field).join(', ')
-    const full = fields && !message.includes(fields) ? `${message} (fields: ${fields})` : message
+    const unnamed = details.map((d) => d.field).filter((f) => !message.includes(f))
+    const full = unnamed.length > 0 ? `${message} (fields: ${unnamed.join(', ')})` : message
     return new InvalidParamsError(full, details, options)
   }
   const Ctor = SIMPLE_SERVER_ERRORS[code as keyof typeof SIMPLE_SERVER_ERRORS]
