@@ -14,6 +14,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+try:  # scipy's CSR x dense kernel, the one behind ``csr_array @ ndarray``
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - a scipy that moved it: use the public operator
+    _csr_matvecs = None
+
 # Cells (rows x centers) per block in whole-dataset passes: bounds the temporary
 # (block, k) score matrix whatever n is, and leaves enough blocks to share out.
 BLOCK_CELLS = 1 << 17
@@ -189,8 +194,14 @@ def _dense_sq_dist(X, centers, labels, out) -> None:
         quads = diff[:, 0:whole:4] + diff[:, 1:whole:4]
         quads += diff[:, 2:whole:4]
         quads += diff[:, 3:whole:4]
-        # cumsum adds strictly left to right, unlike sum's pairwise reduction.
-        out[:] = np.cumsum(quads, axis=1)[:, -1]
+        # Strictly left-to-right over the quads (sum() would add them pairwise): a column
+        # loop when there are few, else cumsum, whose per-row overhead then amortises.
+        if quads.shape[1] <= 24:
+            out[:] = quads[:, 0]
+            for j in range(1, quads.shape[1]):
+                out += quads[:, j]
+        else:
+            out[:] = np.cumsum(quads, axis=1)[:, -1]
     else:
         out[:] = 0
     for j in range(whole, n_features):
@@ -257,13 +268,16 @@ def ordered_sum(terms, n_parts: int):
     """
     n = terms.shape[0]
     base, extra = divmod(n, n_parts)
+    if extra == 0 and base:
+        # Equal parts: one cumsum over a (parts, base) view does every part at once.
+        partial = np.cumsum(terms.reshape(n_parts, base), axis=1)[:, -1]
+    else:
+        sizes = [base + (1 if part < extra else 0) for part in range(n_parts)]
+        ends = np.cumsum(sizes)
+        partial = [np.cumsum(terms[e - z : e])[-1] for e, z in zip(ends, sizes, strict=True) if z]
     total = terms.dtype.type(0)
-    start = 0
-    for part in range(n_parts):
-        size = base + (1 if part < extra else 0)
-        if size:
-            total = total + np.cumsum(terms[start : start + size])[-1]
-        start += size
+    for value in partial:
+        total = total + value
     return total
 
 
@@ -285,44 +299,68 @@ def minibatch_update(stacked, sample_weight, centers, centers_new, weight_sums, 
     rate is (batch weight) / (total weight seen).
 
     The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``. One sparse
-    (k, b + k) matrix product computes every numerator, each row starting from the old
-    center's term and adding its points in batch order: the order scikit-learn's kernel
-    uses, so the centers agree to the last bit in float64 and float32 alike.
+    (m, b + k) selector product computes the numerators of the m centers that received
+    points, each row starting from the old center's term and adding its points in batch
+    order: the order scikit-learn's kernel uses, so the centers agree to the last bit in
+    float64 and float32 alike.
     """
     k = centers.shape[0]
     b = labels.shape[0]
     dtype = centers.dtype
     counts = np.bincount(labels, minlength=k)
-    moved = counts > 0
-    if not moved.all():
-        still = ~moved
-        centers_new[still] = centers[still]
-    moved_ids = np.flatnonzero(moved)
-    # Row c of the selector: the old center (weight w_c) then its members in batch order.
-    row_len = counts[moved_ids] + 1
-    indptr = np.zeros(moved_ids.size + 1, dtype=np.int64)
-    np.cumsum(row_len, out=indptr[1:])
-    cols = np.empty(indptr[-1], dtype=np.int64)
-    vals = np.empty(indptr[-1], dtype=dtype)
-    heads = indptr[:-1]
-    cols[heads] = b + moved_ids
-    vals[heads] = weight_sums[moved_ids]
-    rest = np.ones(indptr[-1], dtype=bool)
-    rest[heads] = False
-    order = np.argsort(labels, kind="stable")
-    cols[rest] = order
-    vals[rest] = sample_weight[order]
-    selector = sp.csr_array((vals, cols, indptr), shape=(moved_ids.size, b + k))
-    numer = selector @ stacked
-    numer = numer.toarray() if sp.issparse(numer) else np.asarray(numer)
     # Batch weight per center: bincount adds in batch order, like scikit-learn's kernel
     # (in float64, which only matters for non-unit float32 weights).
-    wsum = np.bincount(labels, weights=sample_weight, minlength=k)[moved_ids].astype(dtype)
-    totals = weight_sums[moved_ids] + wsum
-    scale = (1 / totals).astype(dtype, copy=False)
-    numer *= scale[:, None]
-    centers_new[moved_ids] = numer
-    weight_sums[moved_ids] = totals
+    wsum = np.bincount(labels, weights=sample_weight, minlength=k)
+    if counts.all():
+        moved = slice(None)
+        moved_ids = np.arange(k)
+    else:
+        moved = np.flatnonzero(counts)
+        moved_ids = moved
+        still = counts == 0
+        centers_new[still] = centers[still]
+        counts = counts[moved]
+        wsum = wsum[moved]
+    m = moved_ids.size
+    # Selector row r: [old center r (weight w_c), its points in batch order].
+    indptr = np.zeros(m + 1, dtype=np.intp)
+    np.cumsum(counts, out=indptr[1:])
+    indptr[1:] += np.arange(1, m + 1)
+    heads = indptr[:-1]
+    order = np.argsort(labels, kind="stable")
+    cols = np.empty(b + m, dtype=np.intp)
+    vals = np.empty(b + m, dtype=dtype)
+    is_member = np.ones(b + m, dtype=bool)
+    is_member[heads] = False
+    cols[heads] = b + moved_ids
+    cols[is_member] = order
+    old_weight = weight_sums[moved]
+    vals[heads] = old_weight
+    vals[is_member] = sample_weight[order]
+    numer = _sparse_times(indptr, cols, vals, stacked)
+    totals = old_weight + wsum.astype(dtype)
+    numer *= (1 / totals).astype(dtype, copy=False)[:, None]
+    centers_new[moved] = numer
+    weight_sums[moved] = totals
+
+
+def _sparse_times(indptr, cols, vals, stacked) -> np.ndarray:
+    """Dense (m, d) product of the CSR matrix (indptr, cols, vals) with ``stacked``.
+
+    Each output row is accumulated in entry order starting from zero (scipy's CSR
+    kernel), which ``minibatch_update`` relies on for its summation order. For dense
+    ``stacked`` the kernel is called directly: building a scipy matrix object each step
+    costs more than the product.
+    """
+    m = indptr.size - 1
+    n_cols = stacked.shape[0]
+    if _csr_matvecs is not None and not sp.issparse(stacked):
+        out = np.zeros((m, stacked.shape[1]), dtype=stacked.dtype)
+        _csr_matvecs(m, n_cols, stacked.shape[1], indptr, cols, vals, stacked.ravel(), out.ravel())
+        return out
+    product = sp.csr_array((vals, cols, indptr), shape=(m, n_cols)) @ stacked
+    product = product.toarray() if sp.issparse(product) else product
+    return np.asarray(product, dtype=stacked.dtype)
 
 
 class BatchSampler:
@@ -338,6 +376,8 @@ class BatchSampler:
 
     # Largest span of CDF entries resolved by vectorised stepping; wider ones use a search.
     MAX_STEPS = 8
+    # Below this many rows the CDF fits in cache and plain searches are as fast.
+    GUIDE_MIN_ROWS = 1 << 16
 
     def __init__(self, normalized_weight):
         given = np.asarray(normalized_weight)
@@ -360,7 +400,7 @@ class BatchSampler:
         u = rng.random_sample(batch_size)
         if self._guide is None:
             self._drawn += batch_size
-            if self._drawn <= self.cdf.size:
+            if self._drawn <= self.cdf.size or self.cdf.size < self.GUIDE_MIN_ROWS:
                 return self._search(u)
             self._build_guide()
         return self._guided(u)

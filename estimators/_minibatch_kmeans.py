@@ -220,16 +220,21 @@ class MiniBatchKMeans(
 
     # ---------------------------------------------------------------- the mini-batch step
 
-    def _step(self, X, sample_weight, centers, centers_new, rng, stacked=None) -> float:
+    def _step(
+        self, X, sample_weight, centers, centers_new, rng, stacked=None, unit_weight=False
+    ) -> float:
         """One mini-batch update; returns the batch inertia measured before the update.
 
-        ``stacked`` is X followed by ``centers`` when the caller has it at hand.
+        ``stacked`` is X followed by ``centers`` when the caller has it at hand;
+        ``unit_weight`` says every weight is 1 (then multiplying by it is skipped).
         """
         # Decided before the update, on the counts as they stand (empty centers included).
         reassign = self._due_for_reassignment()
         cs = K.Centers(centers)
         labels = K.assign(X, cs)
-        terms = K.sq_dist_to_assigned(X, cs, labels) * sample_weight
+        terms = K.sq_dist_to_assigned(X, cs, labels)
+        if not unit_weight:
+            terms *= sample_weight
         inertia = K.ordered_sum(terms, self._n_parts)
         if stacked is None:
             stacked = K.stack_with_centers(X, centers)
@@ -370,7 +375,9 @@ class MiniBatchKMeans(
                 else:
                     batch = X[idx]
                     stacked = None
-                batch_inertia = self._step(batch, unit_weight, centers, centers_new, rng, stacked)
+                batch_inertia = self._step(
+                    batch, unit_weight, centers, centers_new, rng, stacked, unit_weight=True
+                )
                 if self._tol > 0.0:
                     centers_sq_diff = np.sum((centers_new - centers) ** 2)
                 else:
