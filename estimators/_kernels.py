@@ -185,7 +185,7 @@ def sq_dist_to_assigned(X, cs: Centers, labels) -> np.ndarray:
 
 
 def _dense_sq_dist(X, centers, labels, out) -> None:
-    diff = np.take(centers, labels, axis=0)
+    diff = centers.take(labels, axis=0)
     np.subtract(X, diff, out=diff)
     diff *= diff
     n_features = diff.shape[1]
@@ -327,7 +327,7 @@ def minibatch_update(stacked, sample_weight, centers, centers_new, weight_sums, 
     np.cumsum(counts, out=indptr[1:])
     indptr[1:] += np.arange(1, m + 1)
     heads = indptr[:-1]
-    order = np.argsort(labels, kind="stable")
+    order = labels.argsort(kind="stable")
     cols = np.empty(b + m, dtype=np.intp)
     vals = np.empty(b + m, dtype=dtype)
     is_member = np.ones(b + m, dtype=bool)
@@ -407,7 +407,7 @@ class BatchSampler:
 
     def _search(self, u) -> np.ndarray:
         # Searching in sorted order lets each search start where the last one ended.
-        order = np.argsort(u)
+        order = u.argsort()
         idx = np.empty(u.size, dtype=np.intp)
         idx[order] = self.cdf.searchsorted(u[order], side="right")
         return idx

@@ -256,10 +256,13 @@ class MiniBatchKMeans(
         counts = self._counts
         batch = X.shape[0]
         lonely = counts < self.reassignment_ratio * counts.max()
+        n_moves = np.count_nonzero(lonely)
+        if not n_moves:
+            return
         # Reassign at most half a batch worth of centers, keeping the heaviest ones.
-        if lonely.sum() > 0.5 * batch:
-            lonely[np.argsort(counts)[int(0.5 * batch) :]] = False
-        n_moves = int(lonely.sum())
+        if n_moves > 0.5 * batch:
+            lonely[counts.argsort()[int(0.5 * batch) :]] = False
+            n_moves = np.count_nonzero(lonely)
         if n_moves:
             chosen = rng.choice(batch, replace=False, size=n_moves)
             if self.verbose:
@@ -267,7 +270,7 @@ class MiniBatchKMeans(
             rows = X[chosen]
             centers_new[lonely] = rows.toarray() if sp.issparse(rows) else rows
         # Not reset to zero, or they would be reassigned again at once.
-        counts[lonely] = np.min(counts[~lonely])
+        counts[lonely] = counts[~lonely].min()
 
     def _converged(self, step, n_steps, n_samples, centers_sq_diff, batch_inertia) -> bool:
         """Early stopping on small center moves (tol) or a stalled smoothed inertia."""
@@ -369,7 +372,7 @@ class MiniBatchKMeans(
                 idx = sampler.draw(batch_size, rng)
                 if dense:
                     # Gather straight into a buffer that also holds the current centers.
-                    np.take(X, idx, axis=0, out=stacked[:batch_size])
+                    X.take(idx, axis=0, out=stacked[:batch_size])
                     stacked[batch_size:] = centers
                     batch = stacked[:batch_size]
                 else:
