@@ -34,6 +34,7 @@ import zmq
 from bridge.errors import BridgeError, ProtocolError, error_class
 from bridge.frames import Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
+from bridge.sockets import recv_message, send_message
 
 __all__ = ["BridgeError", "Client", "RequestTimeout"]
 
@@ -76,6 +77,8 @@ class Client:
         self._replies: dict[int, _Reply] = {}
         self._outstanding: set[int] = set()
         self._guard = threading.Lock()
+        self._rcvtimeo = -1
+        self._packer = msgpack.Packer(use_bin_type=True)
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -92,11 +95,14 @@ class Client:
         self._enter()
         try:
             rid = next(self._ids) % (MAX_REQUEST_ID + 1)
-            encoder = Encoder(tables=False)
             header = {"v": PROTOCOL_VERSION, "id": rid, "op": op}
-            header.update(encoder.encode(fields))
-            packed = msgpack.packb(header, use_bin_type=True)
-            self._socket.send_multipart([packed, *encoder.buffers], copy=False)
+            buffers: list[Any] = []
+            if fields:  # ping/info/... skip the encoder on the hot path
+                encoder = Encoder(tables=False)
+                header.update(encoder.encode(fields))
+                buffers = encoder.buffers
+            packed = self._packer.pack(header)
+            send_message(self._socket, [packed, *buffers])
             self._outstanding.add(rid)
             return rid
         finally:
@@ -125,26 +131,31 @@ class Client:
         self._enter()
         try:
             while True:
-                wait_ms = None
+                wait_ms = -1
                 if deadline is not None:
                     wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
-                if not self._socket.poll(wait_ms, zmq.POLLIN):
+                if wait_ms != self._rcvtimeo:
+                    # A receive timeout instead of poll() + recv() saves a system call
+                    # per reply; the option is only touched when the wait changes.
+                    self._socket.rcvtimeo = self._rcvtimeo = wait_ms
+                try:
+                    envelope, buffers = recv_message(self._socket, head=1)
+                except zmq.Again:
                     if waiting_for is not None:
                         self._outstanding.discard(waiting_for)
                     raise RequestTimeout(
                         "no reply from the server in time"
                         + (f" (request {waiting_for})" if waiting_for is not None else "")
-                    )
-                frames = self._socket.recv_multipart(copy=False)
-                rid = self._store(frames)
+                    ) from None
+                rid = self._store(envelope[0], buffers)
                 if rid is not None:
                     return rid
         finally:
             self._guard.release()
 
-    def _store(self, frames: list[Any]) -> int | None:
+    def _store(self, raw_header: bytes, frames: list[Any]) -> int | None:
         """Decode a reply and file it under its id; None if it belongs to nobody."""
-        header = msgpack.unpackb(frames[0].buffer, raw=False)
+        header = msgpack.unpackb(raw_header, raw=False)
         rid = header.get("id")
         if rid is None:
             # The server could not read some request at all, so it cannot say which one.
@@ -154,8 +165,12 @@ class Client:
             return None  # a reply we stopped waiting for
         self._outstanding.discard(rid)
         if header.get("ok"):
-            decoder = Decoder([frame.buffer for frame in frames[1:]], accept_tables=True)
-            self._replies[rid] = _Reply(True, decoder.decode(header.get("result")), None)
+            value = header.get("result")
+            if frames:  # array references always come with buffer frames
+                value = Decoder([frame.buffer for frame in frames], accept_tables=True).decode(
+                    value
+                )
+            self._replies[rid] = _Reply(True, value, None)
         else:
             error = header.get("error") or {}
             cls = error_class(str(error.get("code", "internal")))

@@ -30,6 +30,7 @@ def unpack_header(raw: bytes | memoryview) -> dict[str, Any]:
 
 
 def pack_header(header: dict[str, Any]) -> bytes:
+    # A fresh Packer per call: this runs in several threads and Packer is not thread-safe.
     return msgpack.packb(header, use_bin_type=True)
 
 

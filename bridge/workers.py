@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import zmq
 
+from bridge.sockets import send_message
+
 __all__ = ["Job", "WorkerPool"]
 
 log = logging.getLogger("skbridge.workers")
@@ -63,16 +65,27 @@ class WorkerPool:
         sock.linger = 0
         sock.connect(address)
         try:
-            while (job := self._jobs.get()) is not None:
-                try:
-                    frames = job.run()
-                except Exception:  # run() builds its own error replies; this is a bug
-                    log.exception("job failed to build a reply")
-                    # The token alone still frees the instance's queue in the loop.
-                    sock.send_multipart([job.token])
-                    continue
-                sock.send_multipart([job.token, job.identity, *frames], copy=False)
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    break
+                self._run(sock, job)
+                # Drop the request (and its possibly huge frames) now rather than when the
+                # next job arrives: freeing a large buffer while ZeroMQ receives the next
+                # one makes the two fight over the process's memory map.
+                del job
         except zmq.ContextTerminated:
             pass  # the server is shutting down
         finally:
             sock.close()
+
+    @staticmethod
+    def _run(sock: zmq.Socket, job: Job) -> None:
+        try:
+            frames = job.run()
+        except Exception:  # run() builds its own error replies; this is a bug
+            log.exception("job failed to build a reply")
+            # The token alone still frees the instance's queue in the loop.
+            send_message(sock, [job.token])
+            return
+        send_message(sock, [job.token, job.identity, *frames])
