@@ -63,6 +63,7 @@ export function runPython<T>(script: string, input: unknown): T {
   const out = execFileSync(PYTHON, ['-c', script], {
     input: JSON.stringify(input),
     maxBuffer: 256 * 1024 * 1024,
+    stdio: ['pipe', 'pipe', 'pipe'],
     cwd: REPO_ROOT,
   })
   return JSON.parse(out.toString('utf8')) as T
