@@ -210,7 +210,7 @@ export function isDType(value: unknown): value is DType {
 }
 
 /**
- * Returns `true` when `value` is a typed array (not a DataView, not a Buffer subclass check).
+ * Returns `true` when `value` is a typed array (any ArrayBuffer view except a DataView; Buffers count as Uint8Array).
  *
  * @example
  * ```ts

@@ -45,7 +45,7 @@ export interface BridgeOptions {
   /** Working directory of the started server. Default: this process's. */
   cwd?: string
   /** Environment of the started server. Default: this process's. */
-  env?: NodeJS.ProcessEnv
+  env?: Readonly<Record<string, string | undefined>>
   /** Milliseconds to wait for the server to be ready. Default 30000. */
   startupTimeout?: number
   /** Default per-call timeout in milliseconds; 0 (default) waits forever. Each call may override it. */
@@ -276,7 +276,7 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
    * const result = await py.request('get', { instance: model.id, attribute: 'n_iter_' })
    * ```
    */
-  async request(op: string, fields: Record<string, unknown> = {}, frames: Buffer[] = [], options?: CallOptions): Promise<unknown> {
+  async request(op: string, fields: Record<string, unknown> = {}, frames: readonly Uint8Array[] = [], options?: CallOptions): Promise<unknown> {
     if (this.disconnecting) throw new BridgeDisconnectedError()
     const reply = await this.transport.request({ op, ...fields }, frames, options)
     const header = reply.header

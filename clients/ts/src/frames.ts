@@ -71,7 +71,7 @@ if (endianness() !== 'LE') {
  */
 export class FrameSink {
   /** The frames in order; frame `i` is referenced as `frame: i`. */
-  readonly frames: Buffer[] = []
+  readonly frames: Uint8Array[] = []
 
   /** Adds a view over `data`'s bytes and returns its frame index. */
   push(data: TypedArray): number {

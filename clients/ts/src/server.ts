@@ -45,7 +45,7 @@ export interface SpawnOptions {
   /** Working directory of the server process. */
   cwd?: string
   /** Environment of the server process. */
-  env?: NodeJS.ProcessEnv
+  env?: Readonly<Record<string, string | undefined>>
   /** Milliseconds to wait for the ready line. */
   startupTimeout: number
 }
@@ -64,10 +64,11 @@ export class ServerProcess {
   /** The parsed ready line. */
   readonly ready: ReadyLine
   /** Resolves when the process has exited. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  readonly exited: Promise<{ code: number | null; signal: string | null }>
   private readonly child: ChildProcess
   private readonly tail: StderrTail
 
+  /** @internal Made by {@link spawnServer}. */
   constructor(child: ChildProcess, ready: ReadyLine, tail: StderrTail, exited: ServerProcess['exited']) {
     this.child = child
     this.ready = ready
@@ -91,7 +92,7 @@ export class ServerProcess {
   }
 
   /** Sends a signal to the server process (ignored once it has exited). */
-  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+  kill(signal: 'SIGTERM' | 'SIGKILL' | 'SIGINT' = 'SIGTERM'): void {
     if (!this.hasExited) this.child.kill(signal)
   }
 
@@ -187,7 +188,7 @@ export function spawnServer(options: SpawnOptions): Promise<ServerProcess> {
   child.stderr?.setEncoding('utf8')
   child.stderr?.on('data', (chunk: string) => tail.push(chunk))
 
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal }))
   })
 

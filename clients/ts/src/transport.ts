@@ -39,14 +39,14 @@ export interface CallOptions {
 /** A decoded reply: its msgpack header and the raw buffer frames after it. */
 export interface Reply {
   header: Record<string, unknown>
-  frames: Buffer[]
+  frames: Uint8Array[]
 }
 
 interface Pending {
   resolve: (reply: Reply) => void
   reject: (error: Error) => void
   /** The multipart message while still queued; `undefined` once handed to the socket. */
-  message: Buffer[] | undefined
+  message: Uint8Array[] | undefined
   cleanup: () => void
 }
 
@@ -124,7 +124,7 @@ export class Transport {
    * buffers its array references point to. They are on loan until the returned promise
    * settles: do not mutate them before. Failure replies resolve too (check `header.ok`).
    */
-  request(fields: Record<string, unknown>, frames: Buffer[] = [], options: CallOptions = {}): Promise<Reply> {
+  request(fields: Record<string, unknown>, frames: readonly Uint8Array[] = [], options: CallOptions = {}): Promise<Reply> {
     if (this.closedWith) return Promise.reject(this.closedWith)
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(new AbortedError('Request aborted before it was sent', signal.reason))
@@ -134,7 +134,7 @@ export class Transport {
     const message = [Buffer.from(header.buffer, header.byteOffset, header.byteLength), ...frames]
 
     return new Promise<Reply>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
       const onAbort = (): void => {
         this.drop(id)
         reject(new AbortedError(`Request ${describe(fields)} aborted`, signal?.reason))
