@@ -250,7 +250,11 @@ class Server:
                 return [pack_header(success(rid, result)), *encoder.buffers]
             except Exception as exc:
                 error = translate(exc, debug=self.debug)
-                return [pack_header(failure(rid, error.to_wire(debug=self.debug)))]
+                reply = [pack_header(failure(rid, error.to_wire(debug=self.debug)))]
+                # error -> traceback -> this frame -> error is a cycle that would keep the
+                # request's (possibly huge) arrays alive until the garbage collector runs.
+                del error
+                return reply
 
         return run
 
