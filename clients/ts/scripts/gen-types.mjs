@@ -223,7 +223,14 @@ function generate(contract) {
     ' */',
     'export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue }',
     '',
-    '/** The wire protocol version the contract was generated for. */',
+    '/**',
+    ' * The wire protocol version the contract was generated for.',
+    ' *',
+    ' * @example',
+    ' * ```ts',
+    ' * CONTRACT_PROTOCOL // 1',
+    ' * ```',
+    ' */',
     `export const CONTRACT_PROTOCOL = ${contract.protocol}`,
     '',
   )
@@ -327,7 +334,14 @@ function generate(contract) {
     out.push('  },', '} as const', '')
   }
   out.push(
-    '/** Estimator classes described by the contract. */',
+    '/**',
+    ' * Estimator classes described by the contract.',
+    ' *',
+    ' * @example',
+    ' * ```ts',
+    " * CONTRACT_CLASSES.includes('MiniBatchKMeans') // true",
+    ' * ```',
+    ' */',
     `export const CONTRACT_CLASSES = [${classNames.map(literal).join(', ')}] as const`,
     '',
   )

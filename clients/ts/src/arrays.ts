@@ -181,7 +181,14 @@ type TypedArrayCtor = {
   readonly BYTES_PER_ELEMENT: number
 }
 
-/** dtype → the typed array used to hold it. */
+/**
+ * dtype → the typed array used to hold it (`bool` uses `Uint8Array`).
+ *
+ * @example
+ * ```ts
+ * new DTYPE_ARRAY.float32(3) // Float32Array(3)
+ * ```
+ */
 export const DTYPE_ARRAY: Readonly<Record<DType, TypedArrayCtor>> = {
   bool: Uint8Array,
   int8: Int8Array,
@@ -270,7 +277,14 @@ export function isNdArrayLike(value: unknown): value is NdArrayLike {
   return (isTypedArray(v.data) || Array.isArray(v.data)) && Array.isArray(v.shape)
 }
 
-/** A validated dense array, ready to be put in a frame. */
+/**
+ * A validated dense array, ready to be put in a frame.
+ *
+ * @example
+ * ```ts
+ * const d: DenseArray = { data: new Float64Array(4), dtype: 'float64', shape: [2, 2] }
+ * ```
+ */
 export interface DenseArray {
   data: TypedArray
   dtype: DType
@@ -415,7 +429,14 @@ export function fromNumbers(values: readonly unknown[], field?: string): DenseAr
   return { data: numbersToFloat64(values, field), dtype: 'float64', shape: [values.length] }
 }
 
-/** A validated CSR matrix, ready to be put in frames. */
+/**
+ * A validated CSR matrix, ready to be put in frames.
+ *
+ * @example
+ * ```ts
+ * const s: SparseArray = fromCsr({ format: 'csr', data: [1], indices: [0], indptr: [0, 1], shape: [1, 1] })
+ * ```
+ */
 export interface SparseArray {
   shape: [number, number]
   data: DenseArray

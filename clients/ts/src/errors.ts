@@ -9,7 +9,14 @@
  * @module
  */
 
-/** Error codes sent by the server in a failure reply (protocol v1, section 4). */
+/**
+ * Error codes sent by the server in a failure reply (protocol v1, section 4).
+ *
+ * @example
+ * ```ts
+ * const code: ServerErrorCode = 'not_fitted'
+ * ```
+ */
 export type ServerErrorCode =
   | 'protocol_error'
   | 'unsupported_version'
@@ -25,7 +32,14 @@ export type ServerErrorCode =
   | 'missing_dependency'
   | 'internal'
 
-/** Error codes raised by the client itself, without a server reply. */
+/**
+ * Error codes raised by the client itself, without a server reply.
+ *
+ * @example
+ * ```ts
+ * const code: ClientErrorCode = 'timeout'
+ * ```
+ */
 export type ClientErrorCode =
   | 'timeout'
   | 'aborted'
@@ -39,7 +53,14 @@ export type ClientErrorCode =
   | 'disposed'
   | 'invalid_input'
 
-/** Every code a {@link SkbridgeError} can carry. */
+/**
+ * Every code a {@link SkbridgeError} can carry.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof SkbridgeError && err.code === 'invalid_params') console.log(err.message)
+ * ```
+ */
 export type ErrorCode = ServerErrorCode | ClientErrorCode
 
 /**

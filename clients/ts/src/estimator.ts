@@ -19,7 +19,14 @@ import {
 import { type ArrayKind, FrameSink, encodeMap } from './frames.js'
 import type { CallOptions } from './transport.js'
 
-/** What a method resolves to, from the contract's `returns`. */
+/**
+ * What a method resolves to, from the contract's `returns`.
+ *
+ * @example
+ * ```ts
+ * const k: ReturnKind = MiniBatchKMeansContract.methods.fit.returns // 'self'
+ * ```
+ */
 export type ReturnKind = 'self' | 'matrix' | 'vector' | 'strings' | 'value'
 
 /**

@@ -29,10 +29,24 @@ import {
 } from './arrays.js'
 import { InvalidInputError, ProtocolError } from './errors.js'
 
-/** The kind of value a field holds, from the contract's `x-kind` keyword. */
+/**
+ * The kind of value a field holds, from the contract's `x-kind` keyword.
+ *
+ * @example
+ * ```ts
+ * const k: ArrayKind = MiniBatchKMeansContract.methods.fit.params.X // 'matrix'
+ * ```
+ */
 export type ArrayKind = 'matrix' | 'vector' | 'strings'
 
-/** `{"$type": "ndarray", ...}` as it travels in a header. */
+/**
+ * `{"$type": "ndarray", ...}` as it travels in a header.
+ *
+ * @example
+ * ```ts
+ * const ref: NdArrayRef = { $type: 'ndarray', frame: 0, dtype: 'float64', shape: [1000, 32] }
+ * ```
+ */
 export interface NdArrayRef {
   $type: 'ndarray'
   frame: number
@@ -41,7 +55,14 @@ export interface NdArrayRef {
   columns?: string[]
 }
 
-/** `{"$type": "csr", ...}` as it travels in a header. */
+/**
+ * `{"$type": "csr", ...}` as it travels in a header.
+ *
+ * @example
+ * ```ts
+ * const ref = encodeValue({ format: 'csr', data: [1], indices: [0], indptr: [0, 1], shape: [1, 2] }, new FrameSink()) as CsrRef
+ * ```
+ */
 export interface CsrRef {
   $type: 'csr'
   shape: number[]

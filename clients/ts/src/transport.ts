@@ -15,7 +15,14 @@ import { Dealer } from 'zeromq'
 
 import { AbortedError, BridgeDisconnectedError, ProtocolError, RequestTimeoutError, type SkbridgeError } from './errors.js'
 
-/** The protocol version this client speaks. */
+/**
+ * The protocol version this client speaks.
+ *
+ * @example
+ * ```ts
+ * (await py.info()).protocol === PROTOCOL_VERSION
+ * ```
+ */
 export const PROTOCOL_VERSION = 1
 
 /** The largest request id before wrapping around (ids stay exact doubles). */
@@ -36,7 +43,14 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-/** A decoded reply: its msgpack header and the raw buffer frames after it. */
+/**
+ * A decoded reply: its msgpack header and the raw buffer frames after it.
+ *
+ * @example
+ * ```ts
+ * const { header, frames }: Reply = await transport.request({ op: 'ping' })
+ * ```
+ */
 export interface Reply {
   header: Record<string, unknown>
   frames: Uint8Array[]

@@ -14,7 +14,14 @@ import type { MatrixInput, MatrixResult, ResultMode, VectorInput, VectorResult }
  */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue }
 
-/** The wire protocol version the contract was generated for. */
+/**
+ * The wire protocol version the contract was generated for.
+ *
+ * @example
+ * ```ts
+ * CONTRACT_PROTOCOL // 1
+ * ```
+ */
 export const CONTRACT_PROTOCOL = 1
 
 /**
@@ -574,5 +581,12 @@ export const MiniBatchKMeansContract = {
   },
 } as const
 
-/** Estimator classes described by the contract. */
+/**
+ * Estimator classes described by the contract.
+ *
+ * @example
+ * ```ts
+ * CONTRACT_CLASSES.includes('MiniBatchKMeans') // true
+ * ```
+ */
 export const CONTRACT_CLASSES = ['MiniBatchKMeans'] as const
