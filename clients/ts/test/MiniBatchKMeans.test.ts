@@ -165,7 +165,8 @@ describe('MiniBatchKMeans against a real server', () => {
 
       const m2 = new MiniBatchKMeans({ n_clusters: 3, random_state: 0 })
       await m2.init(py)
-      assert.deepEqual(await m2.fit_predict({ X }), labels)
+      assert.deepEqual(await m2.fit_predict({ X, y: null }), labels)
+      assert.equal(await m2.fit({ X, y: null, sample_weight: null }), m2)
       const m3 = new MiniBatchKMeans({ n_clusters: 3, random_state: 0 })
       await m3.init(py)
       const ft = await m3.fit_transform({ X })
