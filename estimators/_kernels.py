@@ -155,8 +155,11 @@ def assign_and_measure(X, cs: Centers):
     return labels.astype(np.int32, copy=False), dist
 
 
-def sq_dist_to_assigned(X, cs: Centers, labels) -> np.ndarray:
+def sq_dist_to_assigned(X, cs: Centers, labels, overwrite: bool = False) -> np.ndarray:
     """Squared distance of each row of X to its center ``cs.values[labels]``. (n,) X dtype.
+
+    With ``overwrite`` a dense X is used as scratch space (its rows end up holding the
+    squared differences), which saves a copy of the batch on the hot path.
 
     Computed from direct differences (not the norm expansion, which loses digits when
     points sit close to their center) and summed in the order scikit-learn's kernel sums:
@@ -180,13 +183,17 @@ def sq_dist_to_assigned(X, cs: Centers, labels) -> np.ndarray:
     rows = max(16, CACHE_CELLS // max(1, X.shape[1]))
     for start in range(0, X.shape[0], rows):
         stop = start + rows
-        _dense_sq_dist(X[start:stop], centers, labels[start:stop], out[start:stop])
+        _dense_sq_dist(X[start:stop], centers, labels[start:stop], out[start:stop], overwrite)
     return out
 
 
-def _dense_sq_dist(X, centers, labels, out) -> None:
-    diff = centers.take(labels, axis=0)
-    np.subtract(X, diff, out=diff)
+def _dense_sq_dist(X, centers, labels, out, overwrite: bool) -> None:
+    if overwrite:
+        diff = X
+        diff -= centers.take(labels, axis=0)
+    else:
+        diff = centers.take(labels, axis=0)
+        np.subtract(X, diff, out=diff)
     diff *= diff
     n_features = diff.shape[1]
     whole = n_features // 4 * 4

@@ -225,23 +225,29 @@ class MiniBatchKMeans(
     ) -> float:
         """One mini-batch update; returns the batch inertia measured before the update.
 
-        ``stacked`` is X followed by ``centers`` when the caller has it at hand;
+        ``stacked`` is X followed by ``centers`` in a scratch buffer of the caller's: then
+        X (a view of it) is consumed, its rows overwritten while measuring the inertia.
         ``unit_weight`` says every weight is 1 (then multiplying by it is skipped).
         """
         # Decided before the update, on the counts as they stand (empty centers included).
         reassign = self._due_for_reassignment()
         cs = K.Centers(centers)
         labels = K.assign(X, cs)
-        terms = K.sq_dist_to_assigned(X, cs, labels)
-        if not unit_weight:
-            terms *= sample_weight
-        inertia = K.ordered_sum(terms, self._n_parts)
+        scratch = stacked is not None and centers_new is not centers
         if stacked is None:
             stacked = K.stack_with_centers(X, centers)
+        if not scratch:
+            terms = K.sq_dist_to_assigned(X, cs, labels)
         K.minibatch_update(stacked, sample_weight, centers, centers_new, self._counts, labels)
         if reassign and self.reassignment_ratio > 0:
             self._reassign(X, centers_new, rng)
-        return inertia
+        if scratch:
+            # The old centers are intact (the update wrote centers_new) and the batch is
+            # no longer needed: measure the inertia in place.
+            terms = K.sq_dist_to_assigned(X, cs, labels, overwrite=True)
+        if not unit_weight:
+            terms *= sample_weight
+        return K.ordered_sum(terms, self._n_parts)
 
     def _due_for_reassignment(self) -> bool:
         """Reassign after every 10 * n_clusters samples, or at once if a center is empty."""
