@@ -198,17 +198,14 @@ def _dense_sq_dist(X, centers, labels, out, overwrite: bool) -> None:
     n_features = diff.shape[1]
     whole = n_features // 4 * 4
     if whole:
-        quads = diff[:, 0:whole:4] + diff[:, 1:whole:4]
-        quads += diff[:, 2:whole:4]
-        quads += diff[:, 3:whole:4]
-        # Strictly left-to-right over the quads (sum() would add them pairwise): a column
-        # loop when there are few, else cumsum, whose per-row overhead then amortises.
-        if quads.shape[1] <= 24:
-            out[:] = quads[:, 0]
-            for j in range(1, quads.shape[1]):
-                out += quads[:, j]
-        else:
-            out[:] = np.cumsum(quads, axis=1)[:, -1]
+        # Quads laid out (n_quads, rows): reducing over axis 0 then adds them strictly
+        # left to right for every row, as scikit-learn's loop does (a reduction along
+        # the contiguous axis would be pairwise instead).
+        quads = np.empty((whole // 4, diff.shape[0]), dtype=diff.dtype)
+        np.add(diff[:, 0:whole:4].T, diff[:, 1:whole:4].T, out=quads)
+        quads += diff[:, 2:whole:4].T
+        quads += diff[:, 3:whole:4].T
+        np.add.reduce(quads, axis=0, out=out)
     else:
         out[:] = 0
     for j in range(whole, n_features):
@@ -288,31 +285,21 @@ def ordered_sum(terms, n_parts: int):
     return total
 
 
-def stack_with_centers(X, centers):
-    """X (b, d) with ``centers`` (k, d) appended as rows b..b+k-1: input to ``minibatch_update``."""
-    if sp.issparse(X):
-        return sp.vstack([X, sp.csr_matrix(centers)], format="csr")
-    return np.concatenate([X, centers])
-
-
-def minibatch_update(stacked, sample_weight, centers, centers_new, weight_sums, labels) -> None:
+def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels) -> None:
     """Move each center to the running weighted mean of all points it has received.
 
-    stacked: (b + k, d) dense or CSR, the batch followed by ``centers`` (see
-    ``stack_with_centers``; the fit loop gathers batches into such a buffer for free);
-    sample_weight: (b,); centers: (k, d) before the step; centers_new: (k, d) output, may
-    be ``centers`` itself; weight_sums: (k,) accumulated weight per center, updated in
-    place; labels: (b,) int32 assignment of the batch. The effective per-center learning
-    rate is (batch weight) / (total weight seen).
+    X: (b, d) dense or CSR batch; sample_weight: (b,); centers: (k, d) before the step;
+    centers_new: (k, d) output, may be ``centers`` itself; weight_sums: (k,) accumulated
+    weight per center, updated in place; labels: (b,) int32 assignment of the batch. The
+    effective per-center learning rate is (batch weight) / (total weight seen).
 
-    The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``. One sparse
-    (m, b + k) selector product computes the numerators of the m centers that received
-    points, each row starting from the old center's term and adding its points in batch
-    order: the order scikit-learn's kernel uses, so the centers agree to the last bit in
-    float64 and float32 alike.
+    The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``. A sparse
+    (m, b) selector holds, for each of the m centers that received points, its points in
+    batch order; its product with X is accumulated onto ``c * w_c``. That is the order
+    scikit-learn's kernel adds in, so the centers agree to the last bit in float64 and
+    float32 alike.
     """
     k = centers.shape[0]
-    b = labels.shape[0]
     dtype = centers.dtype
     counts = np.bincount(labels, minlength=k)
     # Batch weight per center: bincount adds in batch order, like scikit-learn's kernel
@@ -320,54 +307,53 @@ def minibatch_update(stacked, sample_weight, centers, centers_new, weight_sums, 
     wsum = np.bincount(labels, weights=sample_weight, minlength=k)
     if counts.all():
         moved = slice(None)
-        moved_ids = np.arange(k)
     else:
         moved = np.flatnonzero(counts)
-        moved_ids = moved
         still = counts == 0
         centers_new[still] = centers[still]
         counts = counts[moved]
         wsum = wsum[moved]
-    m = moved_ids.size
-    # Selector row r: [old center r (weight w_c), its points in batch order].
-    indptr = np.zeros(m + 1, dtype=np.intp)
+    indptr = np.zeros(counts.size + 1, dtype=np.intp)
     np.cumsum(counts, out=indptr[1:])
-    indptr[1:] += np.arange(1, m + 1)
-    heads = indptr[:-1]
     order = labels.argsort(kind="stable")
-    cols = np.empty(b + m, dtype=np.intp)
-    vals = np.empty(b + m, dtype=dtype)
-    is_member = np.ones(b + m, dtype=bool)
-    is_member[heads] = False
-    cols[heads] = b + moved_ids
-    cols[is_member] = order
     old_weight = weight_sums[moved]
-    vals[heads] = old_weight
-    vals[is_member] = sample_weight[order]
-    numer = _sparse_times(indptr, cols, vals, stacked)
+    member_w = sample_weight[order].astype(dtype, copy=False)
+    if sp.issparse(X) or _csr_matvecs is None:
+        numer = _sparse_numerators(X, centers[moved], old_weight, indptr, order, member_w)
+    else:
+        numer = centers[moved] * old_weight[:, None]
+        # scipy's CSR kernel accumulates onto ``numer`` row by row in entry order.
+        m = indptr.size - 1
+        _csr_matvecs(m, X.shape[0], X.shape[1], indptr, order, member_w, X.ravel(), numer.ravel())
     totals = old_weight + wsum.astype(dtype)
     numer *= (1 / totals).astype(dtype, copy=False)[:, None]
     centers_new[moved] = numer
     weight_sums[moved] = totals
 
 
-def _sparse_times(indptr, cols, vals, stacked) -> np.ndarray:
-    """Dense (m, d) product of the CSR matrix (indptr, cols, vals) with ``stacked``.
+def _sparse_numerators(X, heads, head_w, indptr, order, member_w) -> np.ndarray:
+    """``heads * head_w + (members of each center, in batch order)`` via public scipy.
 
-    Each output row is accumulated in entry order starting from zero (scipy's CSR
-    kernel), which ``minibatch_update`` relies on for its summation order. For dense
-    ``stacked`` the kernel is called directly: building a scipy matrix object each step
-    costs more than the product.
+    For CSR X (or a scipy without the raw kernel): the old centers are appended to the
+    batch as extra rows, and each selector row lists its center first and then its
+    members, so the one product adds in the same order as the dense path.
     """
-    m = indptr.size - 1
-    n_cols = stacked.shape[0]
-    if _csr_matvecs is not None and not sp.issparse(stacked):
-        out = np.zeros((m, stacked.shape[1]), dtype=stacked.dtype)
-        _csr_matvecs(m, n_cols, stacked.shape[1], indptr, cols, vals, stacked.ravel(), out.ravel())
-        return out
-    product = sp.csr_array((vals, cols, indptr), shape=(m, n_cols)) @ stacked
+    m = heads.shape[0]
+    b = X.shape[0]
+    stacked = sp.vstack([sp.csr_matrix(X), sp.csr_matrix(heads)], format="csr")
+    row_ptr = indptr + np.arange(m + 1)
+    first = row_ptr[:-1]
+    is_member = np.ones(b + m, dtype=bool)
+    is_member[first] = False
+    cols = np.empty(b + m, dtype=np.intp)
+    vals = np.empty(b + m, dtype=heads.dtype)
+    cols[first] = b + np.arange(m)
+    vals[first] = head_w
+    cols[is_member] = order
+    vals[is_member] = member_w
+    product = sp.csr_array((vals, cols, row_ptr), shape=(m, b + m)) @ stacked
     product = product.toarray() if sp.issparse(product) else product
-    return np.asarray(product, dtype=stacked.dtype)
+    return np.asarray(product, dtype=heads.dtype)
 
 
 class BatchSampler:
@@ -378,11 +364,12 @@ class BatchSampler:
     an n-long cumulative sum on every call: the CDF is built once, so a draw costs
     O(b log n), and once as many samples have been drawn as there are rows, a guide table
     (the CDF's position at each 1/n step of [0, 1]) narrows each search to a few entries,
-    making a draw O(b). The checks raise the errors ``choice`` raises.
+    making a draw O(b) (with uniform weights each search is left with about five entries).
+    The checks raise the errors ``choice`` raises.
     """
 
     # Largest span of CDF entries resolved by vectorised stepping; wider ones use a search.
-    MAX_STEPS = 8
+    MAX_STEPS = 12
     # Below this many rows the CDF fits in cache and plain searches are as fast.
     GUIDE_MIN_ROWS = 1 << 16
 
@@ -407,7 +394,10 @@ class BatchSampler:
         u = rng.random_sample(batch_size)
         if self._guide is None:
             self._drawn += batch_size
-            if self._drawn <= self.cdf.size or self.cdf.size < self.GUIDE_MIN_ROWS:
+            n = self.cdf.size
+            # The guide costs about as much as one pass over the CDF: build it once a
+            # sixteenth of n has been drawn, i.e. when the fit is long enough to repay it.
+            if n < self.GUIDE_MIN_ROWS or self._drawn < n // 16:
                 return self._search(u)
             self._build_guide()
         return self._guided(u)
@@ -420,21 +410,26 @@ class BatchSampler:
         return idx
 
     def _build_guide(self) -> None:
-        m = self.cdf.size
-        self._guide = self.cdf.searchsorted(np.arange(m + 1) / m, side="right")
+        # guide[j] = number of CDF entries whose cell floor(cdf * n) is below j.
+        n = self.cdf.size
+        cells = np.minimum((self.cdf * n).astype(np.intp), n)
+        self._guide = np.zeros(n + 2, dtype=np.intp)
+        np.cumsum(np.bincount(cells, minlength=n + 1), out=self._guide[1:])
 
     def _guided(self, u) -> np.ndarray:
         cdf, guide = self.cdf, self._guide
-        m = cdf.size
-        cell = np.minimum((u * m).astype(np.intp), m - 1)
-        # One cell of slack on each side absorbs rounding in u * m and in the grid.
-        lo = guide[np.maximum(cell - 1, 0)]
-        hi = guide[np.minimum(cell + 2, m)]
-        wide = (hi - lo) > self.MAX_STEPS
+        n = cdf.size
+        cell = np.minimum((u * n).astype(np.intp), n - 1)
+        # The answer, searchsorted(cdf, u, 'right'), lies between these bounds: two cells
+        # of slack on each side cover rounding in u * n and in cdf * n.
+        lo = guide[np.maximum(cell - 2, 0)]
+        hi = guide[np.minimum(cell + 3, n + 1)]
+        span = hi - lo
         idx = lo.copy()
-        last = m - 1
-        for _ in range(int(np.minimum(hi - lo, self.MAX_STEPS).max(initial=0))):
+        last = n - 1
+        for _ in range(int(np.minimum(span, self.MAX_STEPS).max(initial=0))):
             idx += (idx < hi) & (cdf[np.minimum(idx, last)] <= u)
+        wide = span > self.MAX_STEPS
         if wide.any():
             idx[wide] = cdf.searchsorted(u[wide], side="right")
         return idx

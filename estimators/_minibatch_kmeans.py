@@ -221,29 +221,26 @@ class MiniBatchKMeans(
     # ---------------------------------------------------------------- the mini-batch step
 
     def _step(
-        self, X, sample_weight, centers, centers_new, rng, stacked=None, unit_weight=False
+        self, X, sample_weight, centers, centers_new, rng, scratch=False, unit_weight=False
     ) -> float:
         """One mini-batch update; returns the batch inertia measured before the update.
 
-        ``stacked`` is X followed by ``centers`` in a scratch buffer of the caller's: then
-        X (a view of it) is consumed, its rows overwritten while measuring the inertia.
-        ``unit_weight`` says every weight is 1 (then multiplying by it is skipped).
+        With ``scratch`` the dense batch X belongs to the caller's loop and may be
+        overwritten; ``unit_weight`` says every weight is 1 (multiplying by it is skipped).
         """
         # Decided before the update, on the counts as they stand (empty centers included).
         reassign = self._due_for_reassignment()
         cs = K.Centers(centers)
         labels = K.assign(X, cs)
-        scratch = stacked is not None and centers_new is not centers
-        if stacked is None:
-            stacked = K.stack_with_centers(X, centers)
-        if not scratch:
+        # In place only when the old centers survive the update (centers_new is apart).
+        in_place = scratch and centers_new is not centers
+        if not in_place:
             terms = K.sq_dist_to_assigned(X, cs, labels)
-        K.minibatch_update(stacked, sample_weight, centers, centers_new, self._counts, labels)
+        K.minibatch_update(X, sample_weight, centers, centers_new, self._counts, labels)
         if reassign and self.reassignment_ratio > 0:
             self._reassign(X, centers_new, rng)
-        if scratch:
-            # The old centers are intact (the update wrote centers_new) and the batch is
-            # no longer needed: measure the inertia in place.
+        if in_place:
+            # The batch is not needed any more: measure the inertia in its rows.
             terms = K.sq_dist_to_assigned(X, cs, labels, overwrite=True)
         if not unit_weight:
             terms *= sample_weight
@@ -368,24 +365,16 @@ class MiniBatchKMeans(
         batch_size = self._batch_size
         unit_weight = np.ones(batch_size, dtype=X.dtype)
         dense = not sp.issparse(X)
-        if dense:
-            stacked = np.empty((batch_size + self.n_clusters, X.shape[1]), dtype=X.dtype)
 
         # Per-step products only pay for BLAS threads when they are large.
         heavy = batch_size * X.shape[1] * self.n_clusters >= HEAVY_STEP_FLOPS
         with contextlib.nullcontext() if heavy else single_blas_thread():
             for i in range(n_steps):
                 idx = sampler.draw(batch_size, rng)
-                if dense:
-                    # Gather straight into a buffer that also holds the current centers.
-                    X.take(idx, axis=0, out=stacked[:batch_size])
-                    stacked[batch_size:] = centers
-                    batch = stacked[:batch_size]
-                else:
-                    batch = X[idx]
-                    stacked = None
+                # take() without out=: numpy's out= path is several times slower.
+                batch = X.take(idx, axis=0) if dense else X[idx]
                 batch_inertia = self._step(
-                    batch, unit_weight, centers, centers_new, rng, stacked, unit_weight=True
+                    batch, unit_weight, centers, centers_new, rng, scratch=dense, unit_weight=True
                 )
                 if self._tol > 0.0:
                     centers_sq_diff = np.sum((centers_new - centers) ** 2)
