@@ -315,7 +315,9 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
         wsum = wsum[moved]
     indptr = np.zeros(counts.size + 1, dtype=np.intp)
     np.cumsum(counts, out=indptr[1:])
-    order = labels.argsort(kind="stable")
+    # Stable sorts of 8- and 16-bit integers are radix sorts: much faster than int32's.
+    small = np.uint8 if k <= 256 else np.uint16 if k <= 65536 else labels.dtype
+    order = labels.astype(small, copy=False).argsort(kind="stable")
     old_weight = weight_sums[moved]
     member_w = sample_weight[order].astype(dtype, copy=False)
     if sp.issparse(X) or _csr_matvecs is None:
@@ -364,7 +366,7 @@ class BatchSampler:
     an n-long cumulative sum on every call: the CDF is built once, so a draw costs
     O(b log n), and once as many samples have been drawn as there are rows, a guide table
     (the CDF's position at each 1/n step of [0, 1]) narrows each search to a few entries,
-    making a draw O(b) (with uniform weights each search is left with about five entries).
+    making a draw O(b) (with uniform weights each search is left with about three entries).
     The checks raise the errors ``choice`` raises.
     """
 
@@ -420,10 +422,12 @@ class BatchSampler:
         cdf, guide = self.cdf, self._guide
         n = cdf.size
         cell = np.minimum((u * n).astype(np.intp), n - 1)
-        # The answer, searchsorted(cdf, u, 'right'), lies between these bounds: two cells
-        # of slack on each side cover rounding in u * n and in cdf * n.
-        lo = guide[np.maximum(cell - 2, 0)]
-        hi = guide[np.minimum(cell + 3, n + 1)]
+        # The answer, searchsorted(cdf, u, 'right'), lies between these bounds: one cell
+        # of slack on each side covers rounding in u * n and in cdf * n (an entry counted
+        # in guide[c - 1] has cdf * n < c - 1 + eps < u * n; one at or below u has
+        # cdf * n < c + 1 + eps, so it sits in a cell up to c + 1 and guide[c + 2] counts it).
+        lo = guide[np.maximum(cell - 1, 0)]
+        hi = guide[np.minimum(cell + 2, n + 1)]
         span = hi - lo
         idx = lo.copy()
         last = n - 1
