@@ -21,10 +21,10 @@ except ImportError:  # pragma: no cover - a scipy that moved it: use the public 
 
 # Cells (rows x centers) per block in whole-dataset passes: bounds the temporary
 # (block, k) score matrix whatever n is, and leaves enough blocks to share out.
-BLOCK_CELLS = 1 << 17
+BLOCK_CELLS = 1 << 19
 
-# Elements per temporary in row-group loops (32K float64 = 256 KiB, about an L2 cache).
-CACHE_CELLS = 1 << 15
+# Elements per temporary in row-group loops (64K float64 = 512 KiB, well inside L2).
+CACHE_CELLS = 1 << 16
 
 
 def row_sq_norms(X) -> np.ndarray:
@@ -198,14 +198,14 @@ def _dense_sq_dist(X, centers, labels, out, overwrite: bool) -> None:
     n_features = diff.shape[1]
     whole = n_features // 4 * 4
     if whole:
-        # Quads laid out (n_quads, rows): reducing over axis 0 then adds them strictly
-        # left to right for every row, as scikit-learn's loop does (a reduction along
-        # the contiguous axis would be pairwise instead).
-        quads = np.empty((whole // 4, diff.shape[0]), dtype=diff.dtype)
-        np.add(diff[:, 0:whole:4].T, diff[:, 1:whole:4].T, out=quads)
-        quads += diff[:, 2:whole:4].T
-        quads += diff[:, 3:whole:4].T
-        np.add.reduce(quads, axis=0, out=out)
+        # Each row's quads ((d0 + d1) + d2) + d3, then the quads added strictly left to
+        # right as scikit-learn's loop does: reducing a (n_quads, rows) array over axis 0
+        # adds row after row (a reduction along the contiguous axis would be pairwise).
+        groups = diff[:, :whole].reshape(diff.shape[0], whole // 4, 4)
+        quads = groups[:, :, 0] + groups[:, :, 1]
+        quads += groups[:, :, 2]
+        quads += groups[:, :, 3]
+        np.add.reduce(np.ascontiguousarray(quads.T), axis=0, out=out)
     else:
         out[:] = 0
     for j in range(whole, n_features):
@@ -236,6 +236,9 @@ def labels_inertia(
     labels = np.empty(n, dtype=np.int32)
     terms = np.empty(n, dtype=X.dtype) if return_inertia else None
     step = max(256, BLOCK_CELLS // centers.shape[0])
+    if pool is not None:
+        # At least four blocks, so that two or more threads share the work evenly.
+        step = max(256, min(step, -(-n // 4)))
 
     def run(start: int) -> None:
         stop = min(start + step, n)
