@@ -400,9 +400,9 @@ class BatchSampler:
         if self._guide is None:
             self._drawn += batch_size
             n = self.cdf.size
-            # The guide costs about as much as one pass over the CDF: build it once a
-            # sixteenth of n has been drawn, i.e. when the fit is long enough to repay it.
-            if n < self.GUIDE_MIN_ROWS or self._drawn < n // 16:
+            # The guide costs a few passes over the CDF: build it once an eighth of n has
+            # been drawn, i.e. when the fit is long enough to repay it.
+            if n < self.GUIDE_MIN_ROWS or self._drawn < n // 8:
                 return self._search(u)
             self._build_guide()
         return self._guided(u)
