@@ -142,6 +142,9 @@ def call_method(slot: Slot, method: str, params: dict[str, Any], buffers: list[A
     kwargs = validate(spec.params, decoded, noun="parameter", where=f"{contract.name}.{method}")
     if method == "set_output":
         _check_output_library(kwargs)
+    if method == "get_metadata_routing":
+        # The contract keeps scikit-learn-ts's `routing` (null only); sklearn takes none.
+        kwargs.pop("routing", None)
     bound = getattr(slot.estimator, method)  # method is whitelisted by check_method
     if method in _SET_REQUEST:
         # scikit-learn only allows these with routing enabled; config is thread-local.

@@ -283,7 +283,20 @@ METHODS: dict[str, MethodContract] = {
     "get_metadata_routing": MethodContract(
         "Describe which metadata (sample_weight) each method requests, as a map from "
         "method name to {parameter: request}.",
-        _params("MiniBatchKMeansGetMetadataRouting", "get_metadata_routing takes no parameters."),
+        _params(
+            "MiniBatchKMeansGetMetadataRouting",
+            "Parameters of get_metadata_routing.",
+            routing=(
+                None,
+                Field(
+                    default=None,
+                    description=(
+                        "Accepted for scikit-learn-ts compatibility; only null is allowed. "
+                        "Current scikit-learn builds the routing from the instance alone."
+                    ),
+                ),
+            ),
+        ),
         "object",
     ),
     "set_fit_request": MethodContract(

@@ -17,7 +17,13 @@ from estimators import MiniBatchKMeans
 
 
 def main() -> None:
-    path, n, d, repeats, options = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5])
+    path, n, d, repeats, options = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        int(sys.argv[3]),
+        int(sys.argv[4]),
+        json.loads(sys.argv[5]),
+    )
     X = np.fromfile(path, dtype="<f8").reshape(n, d)
     # Warm-up on a slice, like the bridge benchmark's warm-up fit.
     MiniBatchKMeans(**options).fit(X[: min(n, 20_000)])

@@ -12,7 +12,7 @@ import pytest
 import sklearn
 from scipy import sparse
 
-from bridge.errors import NotFitted
+from bridge.errors import InvalidParams, NotFitted
 from estimators import MiniBatchKMeans
 from schemas import MINIBATCH_KMEANS
 
@@ -186,6 +186,12 @@ def test_metadata_routing_methods(client):
     assert client.call(km, "set_score_request", sample_weight=False) == km
     assert client.call(km, "set_score_request") == km
     assert client.call(km, "get_metadata_routing") == est.get_metadata_routing()._serialize()
+    # scikit-learn-ts's `routing` option is accepted as null and nothing else.
+    assert client.call(km, "get_metadata_routing", routing=None) == client.call(
+        km, "get_metadata_routing"
+    )
+    with pytest.raises(InvalidParams, match="routing"):
+        client.call(km, "get_metadata_routing", routing={"fit": True})
     client.dispose(km)
 
 

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from estimators import MiniBatchKMeans
 from schemas import CONTRACTS, MINIBATCH_KMEANS, PROTOCOL_VERSION, export
 
+from . import documented_api
+
 OPTIONS = MINIBATCH_KMEANS.options
 
 
@@ -38,12 +40,21 @@ def test_defaults_match_sklearn_documentation():
         assert field.default == expected, name
 
 
+# Parameters the documented API has but current scikit-learn's signature does not; the
+# contract accepts them as null only.
+COMPATIBILITY_ONLY = {"get_metadata_routing": ["routing"]}
+
+
 @pytest.mark.parametrize("method", list(MINIBATCH_KMEANS.methods))
 def test_method_params_match_signature(method):
     fn = getattr(MiniBatchKMeans, method)
     names = [p for p in inspect.signature(fn).parameters if p != "self"]
     params = MINIBATCH_KMEANS.methods[method].params
-    assert list(params.model_fields) == names
+    extra = COMPATIBILITY_ONLY.get(method, [])
+    assert list(params.model_fields) == names + extra
+    for name in extra:
+        assert params.model_fields[name].default is None
+        assert "only null" in params.model_fields[name].description
     for name in names:
         default = inspect.signature(fn).parameters[name].default
         field = params.model_fields[name]
@@ -200,3 +211,11 @@ def test_export_check_mode(tmp_path, monkeypatch):
     assert export.main(["--check"]) == 1
     assert export.main([]) == 0
     assert export.main(["--check"]) == 0
+
+
+def test_contract_has_exactly_the_documented_names():
+    assert sorted(MINIBATCH_KMEANS.options.model_fields) == sorted(documented_api.OPTIONS)
+    assert sorted(MINIBATCH_KMEANS.methods) == sorted(documented_api.METHOD_PARAMS)
+    for method, names in documented_api.METHOD_PARAMS.items():
+        assert sorted(MINIBATCH_KMEANS.methods[method].params.model_fields) == sorted(names)
+    assert sorted(MINIBATCH_KMEANS.attributes) == sorted(documented_api.ACCESSORS)

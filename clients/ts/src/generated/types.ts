@@ -353,6 +353,13 @@ export interface MiniBatchKMeansGetFeatureNamesOutParams {
  * ```
  */
 export interface MiniBatchKMeansGetMetadataRoutingParams {
+  /**
+   * Accepted for scikit-learn-ts compatibility; only null is allowed. Current scikit-learn
+   * builds the routing from the instance alone.
+   *
+   * @defaultValue `null`
+   */
+  routing?: null
 }
 
 /**
