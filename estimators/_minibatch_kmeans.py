@@ -27,6 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _kernels as K
+from ._stopping import EarlyStopping
 from ._threads import block_pool, effective_threads, single_blas_thread
 
 # Multiply-adds per step (batch x features x clusters) above which BLAS may use threads.
@@ -121,43 +122,48 @@ class MiniBatchKMeans(
     # ------------------------------------------------------------------ set-up helpers
 
     def _resolve_sizes(self, X) -> None:
-        """Derive the data-dependent settings (_tol, _n_init, _batch_size, _init_size)."""
-        n_samples = X.shape[0]
-        if n_samples < self.n_clusters:
-            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
+        """Settle the options that depend on the data: _tol, _n_init, _batch_size, _init_size."""
+        n_samples, k = X.shape[0], self.n_clusters
+        if n_samples < k:
+            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={k}.")
         self._tol = _variance_tolerance(X, self.tol)
+        self._n_parts = effective_threads()
+        self._n_init = self._resolve_n_init()
+        self._batch_size = min(self.batch_size, n_samples)
+        self._init_size = min(self._resolve_init_size(), n_samples)
 
-        if self.n_init == "auto":
-            if _is_array_init(self.init):
-                self._n_init = 1
-            else:
-                self._n_init = 3 if (callable(self.init) or self.init == "random") else 1
-        else:
-            self._n_init = self.n_init
-        if _is_array_init(self.init) and self._n_init != 1:
+    def _resolve_n_init(self) -> int:
+        explicit = _is_array_init(self.init)
+        if self.n_init != "auto":
+            runs = self.n_init
+        elif explicit or (isinstance(self.init, str) and self.init == "k-means++"):
+            runs = 1
+        else:  # 'random' or a callable: cheap, noisy starts, so take the best of three
+            runs = 3
+        if explicit and runs != 1:
             warnings.warn(
                 "Explicit initial center position passed: performing only one init in "
-                f"{self.__class__.__name__} instead of n_init={self._n_init}.",
+                f"{type(self).__name__} instead of n_init={runs}.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-            self._n_init = 1
+            runs = 1
+        return runs
 
-        self._batch_size = min(self.batch_size, n_samples)
-        init_size = self.init_size
-        if init_size is None:
-            init_size = 3 * self._batch_size
-            if init_size < self.n_clusters:
-                init_size = 3 * self.n_clusters
-        elif init_size < self.n_clusters:
+    def _resolve_init_size(self) -> int:
+        k = self.n_clusters
+        if self.init_size is None:
+            # Three batches' worth of rows; three rows per center if that is too few.
+            return 3 * self._batch_size if 3 * self._batch_size >= k else 3 * k
+        if self.init_size < k:
             warnings.warn(
-                f"init_size={init_size} should be larger than n_clusters={self.n_clusters}. "
+                f"init_size={self.init_size} should be larger than n_clusters={k}. "
                 "Setting it to min(3*n_clusters, n_samples)",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-            init_size = 3 * self.n_clusters
-        self._init_size = min(init_size, n_samples)
+            return 3 * k
+        return self.init_size
 
     def _check_center_shape(self, X, centers) -> None:
         if centers.shape[0] != self.n_clusters:
@@ -236,7 +242,7 @@ class MiniBatchKMeans(
         in_place = scratch and centers_new is not centers
         if not in_place:
             terms = K.sq_dist_to_assigned(X, cs, labels)
-        K.minibatch_update(X, sample_weight, centers, centers_new, self._counts, labels)
+        K.minibatch_update(X, sample_weight, centers, centers_new, self._center_weight, labels)
         if reassign and self.reassignment_ratio > 0:
             self._reassign(X, centers_new, rng)
         if in_place:
@@ -246,17 +252,21 @@ class MiniBatchKMeans(
             terms *= sample_weight
         return K.ordered_sum(terms, self._n_parts)
 
+    def _reset_center_weights(self, dtype) -> None:
+        self._center_weight = np.zeros(self.n_clusters, dtype=dtype)  # weight seen per center
+        self._since_reassign = 0  # samples processed since the last reassignment check
+
     def _due_for_reassignment(self) -> bool:
         """Reassign after every 10 * n_clusters samples, or at once if a center is empty."""
-        self._n_since_last_reassign += self._batch_size
-        if (self._counts == 0).any() or self._n_since_last_reassign >= 10 * self.n_clusters:
-            self._n_since_last_reassign = 0
-            return True
-        return False
+        self._since_reassign += self._batch_size
+        due = self._since_reassign >= 10 * self.n_clusters or not self._center_weight.all()
+        if due:
+            self._since_reassign = 0
+        return due
 
     def _reassign(self, X, centers_new, rng) -> None:
         """Move centers with too little accumulated weight onto random batch points."""
-        counts = self._counts
+        counts = self._center_weight
         batch = X.shape[0]
         lonely = counts < self.reassignment_ratio * counts.max()
         n_moves = np.count_nonzero(lonely)
@@ -274,40 +284,6 @@ class MiniBatchKMeans(
             centers_new[lonely] = rows.toarray() if sp.issparse(rows) else rows
         # Not reset to zero, or they would be reassigned again at once.
         counts[lonely] = counts[~lonely].min()
-
-    def _converged(self, step, n_steps, n_samples, centers_sq_diff, batch_inertia) -> bool:
-        """Early stopping on small center moves (tol) or a stalled smoothed inertia."""
-        batch_inertia /= self._batch_size
-        step += 1
-        # The first batch measures the initial centers, not progress: skip it.
-        if step == 1:
-            if self.verbose:
-                print(f"Minibatch step {step}/{n_steps}: mean batch inertia: {batch_inertia}")
-            return False
-        if self._ewa_inertia is None:
-            self._ewa_inertia = batch_inertia
-        else:
-            alpha = min(self._batch_size * 2.0 / (n_samples + 1), 1)
-            self._ewa_inertia = self._ewa_inertia * (1 - alpha) + batch_inertia * alpha
-        if self.verbose:
-            print(
-                f"Minibatch step {step}/{n_steps}: mean batch inertia: "
-                f"{batch_inertia}, ewa inertia: {self._ewa_inertia}"
-            )
-        if self._tol > 0.0 and centers_sq_diff <= self._tol:
-            if self.verbose:
-                print(f"Converged (small centers change) at step {step}/{n_steps}")
-            return True
-        if self._ewa_inertia_min is None or self._ewa_inertia < self._ewa_inertia_min:
-            self._no_improvement = 0
-            self._ewa_inertia_min = self._ewa_inertia
-        else:
-            self._no_improvement += 1
-        if self.max_no_improvement is not None and self._no_improvement >= self.max_no_improvement:
-            if self.verbose:
-                print(f"Converged (lack of improvement in inertia) at step {step}/{n_steps}")
-            return True
-        return False
 
     # ----------------------------------------------------------------------- public API
 
@@ -329,72 +305,81 @@ class MiniBatchKMeans(
         """
         X = self._validate_X(X, reset=True)
         self._resolve_sizes(X)
-        self._n_parts = effective_threads()
         rng = check_random_state(self.random_state)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        centers = self._best_initial_centers(X, sample_weight, self._checked_init(X), rng)
+        self._reset_center_weights(X.dtype)
+        centers, steps, stopper = self._descend(X, sample_weight, centers, rng)
+
         n_samples = X.shape[0]
-        init = self._checked_init(X)
-
-        # A fixed validation subset judges the n_init candidate initialisations.
-        valid_idx = rng.randint(0, n_samples, self._init_size)
-        X_valid = X[valid_idx]
-        w_valid = sample_weight[valid_idx]
-
-        best_inertia = None
-        for attempt in range(self._n_init):
-            if self.verbose:
-                print(f"Init {attempt + 1}/{self._n_init} with method {init}")
-            candidate = self._initial_centers(X, init, rng, sample_weight)
-            _, inertia = self._labels_inertia(X_valid, w_valid, candidate)
-            if self.verbose:
-                print(f"Inertia for init {attempt + 1}/{self._n_init}: {inertia}")
-            if best_inertia is None or inertia < best_inertia:
-                centers, best_inertia = candidate, inertia
-        centers_new = np.empty_like(centers)
-
-        self._counts = np.zeros(self.n_clusters, dtype=X.dtype)
-        self._ewa_inertia = None
-        self._ewa_inertia_min = None
-        self._no_improvement = 0
-        self._n_since_last_reassign = 0
-
-        total_weight = np.sum(sample_weight)
-        n_steps = (self.max_iter * n_samples) // self._batch_size
-        sampler = K.BatchSampler(sample_weight / total_weight)
-        # Batches are drawn by weight, so each drawn row counts once.
-        batch_size = self._batch_size
-        unit_weight = np.ones(batch_size, dtype=X.dtype)
-        dense = not sp.issparse(X)
-
-        # Per-step products only pay for BLAS threads when they are large.
-        heavy = batch_size * X.shape[1] * self.n_clusters >= HEAVY_STEP_FLOPS
-        with contextlib.nullcontext() if heavy else single_blas_thread():
-            for i in range(n_steps):
-                idx = sampler.draw(batch_size, rng)
-                # take() without out=: numpy's out= path is several times slower.
-                batch = X.take(idx, axis=0) if dense else X[idx]
-                batch_inertia = self._step(
-                    batch, unit_weight, centers, centers_new, rng, scratch=dense, unit_weight=True
-                )
-                if self._tol > 0.0:
-                    centers_sq_diff = np.sum((centers_new - centers) ** 2)
-                else:
-                    centers_sq_diff = 0
-                centers, centers_new = centers_new, centers
-                if self._converged(i, n_steps, n_samples, centers_sq_diff, batch_inertia):
-                    break
-
         self.cluster_centers_ = centers
-        self._n_features_out = self.cluster_centers_.shape[0]
-        self.n_steps_ = i + 1
-        self.n_iter_ = int(np.ceil(((i + 1) * self._batch_size) / n_samples))
+        self._n_features_out = self.n_clusters
+        self.n_steps_ = steps
+        self.n_iter_ = int(np.ceil(steps * self._batch_size / n_samples))
         if self.compute_labels:
             self.labels_, self.inertia_ = self._labels_inertia(
                 X, sample_weight, centers, expansion=True
             )
         else:
-            self.inertia_ = self._ewa_inertia * total_weight
+            # No labelling pass: report the smoothed mean batch inertia, scaled to the
+            # data. A one-step fit has no smoothed value yet; scikit-learn then fails with
+            # a TypeError, we report that single step's mean instead.
+            mean = stopper.smoothed if stopper.smoothed is not None else stopper.first_mean
+            self.inertia_ = mean * np.sum(sample_weight)
         return self
+
+    def _best_initial_centers(self, X, sample_weight, init, rng):
+        """The best of ``_n_init`` candidate center sets, judged on one random subset."""
+        judge_rows = rng.randint(0, X.shape[0], self._init_size)
+        X_judge = X[judge_rows]
+        w_judge = sample_weight[judge_rows]
+        best, best_inertia = None, None
+        for attempt in range(1, self._n_init + 1):
+            if self.verbose:
+                print(f"Init {attempt}/{self._n_init} with method {init}")
+            candidate = self._initial_centers(X, init, rng, sample_weight)
+            _, inertia = self._labels_inertia(X_judge, w_judge, candidate)
+            if self.verbose:
+                print(f"Inertia for init {attempt}/{self._n_init}: {inertia}")
+            if best is None or inertia < best_inertia:
+                best, best_inertia = candidate, inertia
+        return best
+
+    def _descend(self, X, sample_weight, centers, rng):
+        """The mini-batch loop; returns (centers, steps taken, the EarlyStopping used)."""
+        n_samples = X.shape[0]
+        batch_size = self._batch_size
+        n_steps = (self.max_iter * n_samples) // batch_size
+        stopper = EarlyStopping(
+            batch_size=batch_size,
+            n_samples=n_samples,
+            n_steps=n_steps,
+            center_tol=self._tol,
+            patience=self.max_no_improvement,
+            verbose=bool(self.verbose),
+        )
+        sampler = K.BatchSampler(sample_weight / np.sum(sample_weight))
+        # Batches are drawn by weight, so each drawn row then counts once.
+        ones = np.ones(batch_size, dtype=X.dtype)
+        dense = not sp.issparse(X)
+        spare = np.empty_like(centers)
+        # Per-step products only pay for BLAS threads when they are large.
+        heavy = batch_size * X.shape[1] * self.n_clusters >= HEAVY_STEP_FLOPS
+        step = 0
+        with contextlib.nullcontext() if heavy else single_blas_thread():
+            while step < n_steps:
+                rows = sampler.draw(batch_size, rng)
+                # take() without out=: numpy's out= path is several times slower.
+                batch = X.take(rows, axis=0) if dense else X[rows]
+                inertia = self._step(
+                    batch, ones, centers, spare, rng, scratch=dense, unit_weight=True
+                )
+                shift = np.sum((spare - centers) ** 2) if self._tol > 0.0 else 0
+                centers, spare = spare, centers
+                step += 1
+                if stopper.should_stop(step - 1, inertia, shift):
+                    break
+        return centers, step, stopper
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -414,19 +399,18 @@ class MiniBatchKMeans(
         """
         first_call = not hasattr(self, "cluster_centers_")
         X = self._validate_X(X, reset=first_call)
-        if not hasattr(self, "_random_state"):
-            self._random_state = check_random_state(self.random_state)
-        rng = self._random_state
+        if not hasattr(self, "_rng"):
+            self._rng = check_random_state(self.random_state)
+        rng = self._rng
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         self.n_steps_ = getattr(self, "n_steps_", 0)
 
         if first_call:
             self._resolve_sizes(X)
-            self._n_parts = effective_threads()
-            init = self._checked_init(X)
-            self.cluster_centers_ = self._initial_centers(X, init, rng, sample_weight)
-            self._counts = np.zeros(self.n_clusters, dtype=X.dtype)
-            self._n_since_last_reassign = 0
+            self.cluster_centers_ = self._initial_centers(
+                X, self._checked_init(X), rng, sample_weight
+            )
+            self._reset_center_weights(X.dtype)
 
         centers = self.cluster_centers_
         self._step(X, sample_weight, centers, centers, rng)

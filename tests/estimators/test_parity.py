@@ -219,3 +219,14 @@ def test_verbose_output_matches(blobs, capsys):
     ref = capsys.readouterr().out
     assert "Minibatch step" in ours and "Inertia for init" in ours
     assert ours == ref
+
+
+def test_single_step_fit_without_labels_reports_an_inertia(blobs):
+    # One step (batch = all rows, max_iter=1): scikit-learn raises a TypeError here.
+    X = blobs[:200]
+    model = MiniBatchKMeans(
+        n_clusters=3, batch_size=200, max_iter=1, compute_labels=False, random_state=0
+    ).fit(X)
+    assert model.n_steps_ == 1
+    direct = ((X - model.cluster_centers_[model.predict(X)]) ** 2).sum()
+    assert 0 < model.inertia_ < 10 * direct

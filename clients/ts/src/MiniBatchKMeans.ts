@@ -64,7 +64,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
   }
 
   /**
-   * Computes the centroids on X by chunking it into mini-batches. Resolves to the model.
+   * Learns the centroids from X, one random mini-batch at a time. Resolves to the model.
    *
    * @example
    * ```ts
@@ -255,7 +255,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
   }
 
   /**
-   * Sum of squared distances of samples to their closest centroid (weighted).
+   * Total (weighted) squared distance from each training row to its nearest centroid.
    *
    * @example
    * ```ts

@@ -127,7 +127,7 @@ export abstract class Estimator<O extends object, M extends ResultMode = 'plain'
   }
 
   /**
-   * Releases the estimator on the server. Once called, the instance is no longer usable.
+   * Releases the estimator on the server; every later call on this object rejects.
    * Calling it again, or on an instance never initialized, does nothing. A bridge that is
    * already disconnected or whose server exited is not an error here.
    *

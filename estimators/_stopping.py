@@ -1,0 +1,68 @@
+"""When to stop a mini-batch k-means fit early.
+
+Batch inertias are noisy, so progress is judged on an exponentially weighted average of
+them (weight ``2 b / (n + 1)`` per step, capped at 1), and the fit stops when that average
+has not reached a new low for ``patience`` steps, or when the centers moved by at most
+``center_tol`` (squared, summed) in one step. The first step is skipped: it measures the
+initial centers, not progress. Progress lines match scikit-learn's ``verbose`` output.
+"""
+
+from __future__ import annotations
+
+
+class EarlyStopping:
+    """Stopping rule for one fit of ``n_steps`` steps over ``n_samples`` rows."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        n_samples: int,
+        n_steps: int,
+        center_tol: float,
+        patience: int | None,
+        verbose: bool,
+    ) -> None:
+        self.batch_size = batch_size
+        self.weight = min(batch_size * 2.0 / (n_samples + 1), 1)
+        self.n_steps = n_steps
+        self.center_tol = center_tol
+        self.patience = patience
+        self.verbose = verbose
+        self.smoothed: float | None = None  # the weighted average of mean batch inertias
+        self.first_mean: float | None = None  # step 1's mean, which the average skips
+        self._lowest: float | None = None
+        self._stalled = 0
+
+    def should_stop(self, step: int, batch_inertia: float, center_shift: float) -> bool:
+        """Record step ``step`` (0-based); True when the fit should end after it."""
+        mean = batch_inertia / self.batch_size
+        shown = step + 1
+        if shown == 1:
+            self.first_mean = mean
+            self._say(f"Minibatch step {shown}/{self.n_steps}: mean batch inertia: {mean}")
+            return False
+        if self.smoothed is None:
+            self.smoothed = mean
+        else:
+            self.smoothed = self.smoothed * (1 - self.weight) + mean * self.weight
+        self._say(
+            f"Minibatch step {shown}/{self.n_steps}: mean batch inertia: {mean}, "
+            f"ewa inertia: {self.smoothed}"
+        )
+        if self.center_tol > 0.0 and center_shift <= self.center_tol:
+            self._say(f"Converged (small centers change) at step {shown}/{self.n_steps}")
+            return True
+        if self._lowest is not None and not self.smoothed < self._lowest:
+            self._stalled += 1
+        else:
+            self._lowest = self.smoothed
+            self._stalled = 0
+        if self.patience is not None and self._stalled >= self.patience:
+            self._say(f"Converged (lack of improvement in inertia) at step {shown}/{self.n_steps}")
+            return True
+        return False
+
+    def _say(self, line: str) -> None:
+        if self.verbose:
+            print(line)
