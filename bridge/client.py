@@ -34,9 +34,12 @@ import zmq
 from bridge.errors import BridgeError, ProtocolError, error_class
 from bridge.frames import Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
-from bridge.sockets import recv_message, send_message
+from bridge.sockets import recv_message, send_message, tune_socket
 
 __all__ = ["BridgeError", "Client", "RequestTimeout"]
+
+# Field types that go into a header as they are.
+_PLAIN = frozenset([type(None), bool, int, float, str])
 
 
 class RequestTimeout(BridgeError, TimeoutError):
@@ -72,6 +75,7 @@ class Client:
         self._socket.rcvhwm = 0
         if endpoint.startswith("tcp://["):
             self._socket.ipv6 = True
+        tune_socket(self._socket)
         self._socket.connect(endpoint)
         self._ids = itertools.count(1)
         self._replies: dict[int, _Reply] = {}
@@ -97,12 +101,19 @@ class Client:
             rid = next(self._ids) % (MAX_REQUEST_ID + 1)
             header = {"v": PROTOCOL_VERSION, "id": rid, "op": op}
             buffers: list[Any] = []
-            if fields:  # ping/info/... skip the encoder on the hot path
-                encoder = Encoder(tables=False)
-                header.update(encoder.encode(fields))
-                buffers = encoder.buffers
+            if fields:
+                # Plain fields (get, dispose) skip the Encoder on the hot path.
+                if any(type(value) not in _PLAIN for value in fields.values()):
+                    encoder = Encoder(tables=False)
+                    header.update(encoder.encode(fields))
+                    buffers = encoder.buffers
+                else:
+                    header.update(fields)
             packed = self._packer.pack(header)
-            send_message(self._socket, [packed, *buffers])
+            if buffers:
+                send_message(self._socket, [packed, *buffers])
+            else:
+                self._socket.send(packed)
             self._outstanding.add(rid)
             return rid
         finally:

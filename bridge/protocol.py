@@ -42,9 +42,11 @@ def request_id(header: dict[str, Any]) -> int | None:
     return None
 
 
-def check_request(header: dict[str, Any]) -> tuple[int, str]:
-    """Validate the envelope of a request; return (id, op)."""
-    rid = request_id(header)
+_OPS = frozenset(OPS)
+
+
+def check_request(header: dict[str, Any], rid: int | None) -> str:
+    """Validate the envelope of a request whose ``request_id`` is ``rid``; return its op."""
     if rid is None:
         raise ProtocolError(f"'id' must be an integer in 0..2^53-1, got {header.get('id')!r}")
     version = header.get("v")
@@ -55,9 +57,9 @@ def check_request(header: dict[str, Any]) -> tuple[int, str]:
     op = header.get("op")
     if not isinstance(op, str):
         raise ProtocolError(f"'op' must be a string, got {op!r}")
-    if op not in OPS:
+    if op not in _OPS:
         raise UnknownOp(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
-    return rid, op
+    return op
 
 
 def require_str(header: dict[str, Any], key: str) -> str:

@@ -1,10 +1,18 @@
 """The socket loop: receive requests, answer the cheap ones, queue the rest per instance.
 
 One thread owns the ROUTER socket, the registry and every instance's FIFO. Estimator work
-runs in a :class:`~bridge.workers.WorkerPool`; a worker's reply comes back over an inproc
-PULL socket together with the instance token, and the loop forwards it and starts that
-instance's next queued job. This keeps ``ping`` fast while fits run, keeps calls on one
-instance in arrival order and lets different instances run in parallel.
+runs in a :class:`~bridge.workers.WorkerPool`; a worker's reply comes back together with
+the instance token, and the loop forwards it and starts that instance's next queued job.
+This keeps ``ping`` fast while fits run, keeps calls on one instance in arrival order and
+lets different instances run in parallel.
+
+Workers (and :meth:`Server.stop`) reach the loop through the ROUTER itself: besides the
+client endpoint it binds a private inproc endpoint, and their DEALER sockets connect to it
+under routing ids that hold a random secret. So the loop waits in a plain blocking
+``recv`` on one socket. Polling several sockets instead (``zmq.Poller``) costs a
+zero-timeout poll pass and an ``EVENTS`` query per socket per wake-up, a good part of a
+small round trip. A client cannot pose as a worker: it would have to guess the secret, and
+the ROUTER refuses a second peer with a routing id already in use.
 """
 
 from __future__ import annotations
@@ -13,7 +21,6 @@ import logging
 import os
 import platform
 import signal
-import socket
 import struct
 import threading
 import time
@@ -21,6 +28,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgpack
 import numpy as np
 import sklearn
 import zmq
@@ -51,17 +59,16 @@ from bridge.protocol import (
     unpack_header,
 )
 from bridge.registry import Registry, Slot
-from bridge.sockets import recv_message, send_message
+from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
 from bridge.workers import Job, WorkerPool
 
 __all__ = ["Server", "default_workers"]
 
 log = logging.getLogger("skbridge.server")
 
-_RESULTS_ADDRESS = "inproc://skbridge-results"
 _TOKEN = struct.Struct("<Q")
-# Requests handled per poll wake-up before finished jobs are looked at again.
-_BATCH = 64
+# Result types sent as they are (numpy scalars and arrays go through the Encoder).
+_PLAIN = frozenset([type(None), bool, int, float, str])
 _LINGER_MS = 1000
 
 
@@ -89,16 +96,27 @@ class Server:
         self._router.sndhwm = 0
         self._router.rcvhwm = 0
         self._router.ipv6 = endpoint.ipv6
-        self._results = self._context.socket(zmq.PULL)
-        self._results.rcvhwm = 0
-        self._results.bind(_RESULTS_ADDRESS)
-        self._pool = WorkerPool(self._context, _RESULTS_ADDRESS, workers or default_workers())
+        tune_socket(self._router)
+        secret = os.urandom(16)
+        inside = f"inproc://skbridge-{secret.hex()}"
+        self._router.bind(inside)
+        size = workers or default_workers()
+        # Routing ids of the loop's own peers; no client id can equal one (see above).
+        worker_ids = [b"w" + secret + bytes([i]) for i in range(size)]
+        self._waker_id = b"s" + secret
+        self._inside = frozenset([*worker_ids, self._waker_id])
+        self._waker = self._context.socket(zmq.DEALER)
+        self._waker.routing_id = self._waker_id
+        self._waker.linger = 0
+        self._waker.connect(inside)
+        self._waker_lock = threading.Lock()
+        self._pool = WorkerPool(self._context, inside, worker_ids)
         self._busy: dict[bytes, Slot] = {}  # token -> slot with a job running
         self._stopping = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
         self.bound_url: str | None = None
+        # Replies built on the loop thread only (a Packer is not thread-safe; workers use
+        # pack_header, which makes its own).
+        self._pack = msgpack.Packer(use_bin_type=True).pack
         self._handlers: dict[str, Callable[[Any, int, dict[str, Any], list[Any]], None]] = {
             "ping": self._ping,
             "info": self._info,
@@ -119,46 +137,57 @@ class Server:
         return self.bound_url
 
     def install_signal_handlers(self) -> None:
-        """Stop on SIGINT/SIGTERM. The wakeup fd makes a blocked poll return at once."""
-        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        """Stop on SIGINT/SIGTERM.
+
+        A signal interrupts the loop's blocking receive; pyzmq runs this handler and then
+        resumes the receive, which the wake-up message sent here ends at once.
+        """
 
         def handler(signum: int, frame: Any) -> None:
             log.info("received %s, shutting down", signal.Signals(signum).name)
-            self._stopping = True
+            self._wake(blocking=False)
 
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
 
     def stop(self) -> None:
         """Ask :meth:`serve` to return; safe to call from any thread."""
+        self._wake(blocking=True)
+
+    def _wake(self, *, blocking: bool) -> None:
         self._stopping = True
+        # The lock makes the waker usable from any thread; a signal handler that finds it
+        # taken (the interrupted code is inside stop()) has nothing left to do.
+        if not self._waker_lock.acquire(blocking=blocking):
+            return
         try:
-            self._wake_w.send(b"\0")
-        except OSError:
-            pass
+            self._waker.send(b"", NOBLOCK)
+        except zmq.ZMQError:
+            pass  # already closed: nothing is waiting any more
+        finally:
+            self._waker_lock.release()
 
     def serve(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._router, zmq.POLLIN)
-        poller.register(self._results, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
+        router = self._router
+        recv, more = router.recv, router.getsockopt
+        inside = self._inside
         while not self._stopping:
-            events = dict(poller.poll())
-            if self._results in events:
-                self._drain_results()
-            if self._router in events:
-                self._drain_requests()
-            if self._wake_r.fileno() in events:
-                try:
-                    self._wake_r.recv(4096)
-                except OSError:
-                    pass
+            identity = recv()
+            if identity in inside:
+                self._from_inside(identity)
+                continue
+            header = recv() if more(RCVMORE) else None
+            frames = []
+            while more(RCVMORE):
+                frames.append(recv(copy=False))
+            self._handle(identity, header, frames)
 
     def close(self) -> bool:
         """Release everything; True if no estimator call was still running."""
         idle = self._pool.stop(timeout=1.0)
         self._router.close(linger=_LINGER_MS)  # still delivers queued replies (shutdown's)
-        self._results.close(linger=0)
+        with self._waker_lock:
+            self._waker.close()
         # term() waits for the linger above; it also waits for sockets of workers still
         # inside a long call, so it runs in a daemon thread we give up on after a while.
         terminator = threading.Thread(target=self._context.term, daemon=True)
@@ -166,8 +195,6 @@ class Server:
         terminator.join(_LINGER_MS / 1000 + 0.5)
         if not idle:
             log.warning("exiting while estimator calls are still running")
-        self._wake_r.close()
-        self._wake_w.close()
         if self.bound_url is not None:
             self.endpoint.remove_socket_file()
         self.endpoint.cleanup()
@@ -175,40 +202,41 @@ class Server:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def _drain_results(self) -> None:
-        # EVENTS is checked instead of catching zmq.Again: cheaper per message.
-        while self._results.get(zmq.EVENTS) & zmq.POLLIN:
-            envelope, buffers = recv_message(self._results, head=3)
-            if len(envelope) > 1:  # [token, identity, header] + buffers; a bare token
-                self._send([*envelope[1:], *buffers])  # only frees the queue
-            self._job_finished(envelope[0])
-
-    def _drain_requests(self) -> None:
-        for _ in range(_BATCH):
-            if not self._router.get(zmq.EVENTS) & zmq.POLLIN:
-                return
-            envelope, buffers = recv_message(self._router, head=2)
-            self._handle(envelope, buffers)
+    def _from_inside(self, peer: bytes) -> None:
+        """A worker's [token, identity, header, *buffers] (or a bare token), or a wake-up."""
+        router = self._router
+        token = router.recv()
+        reply = []
+        while router.getsockopt(RCVMORE):
+            # The client's identity and the header are small; buffers are forwarded as
+            # the frames they arrived in, without copying.
+            reply.append(router.recv(copy=len(reply) < 2))
+        if peer == self._waker_id:
+            return  # stop() was called; the loop checks _stopping next
+        if reply:  # a bare token (the job failed to build a reply) only frees the queue
+            self._send(reply)
+        self._job_finished(token)
 
     def _send(self, parts: list[Any]) -> None:
         try:
-            send_message(self._router, parts, zmq.NOBLOCK)
+            send_message(self._router, parts, NOBLOCK)
         except zmq.ZMQError as exc:  # the peer is gone; nobody is left to tell
             log.warning("dropping a reply: %s", exc)
 
-    def _reply(self, identity: Any, header: dict[str, Any], buffers: list[Any] = ()) -> None:
-        self._send([identity, pack_header(header), *buffers])
+    def _reply(self, identity: Any, header: dict[str, Any]) -> None:
+        """Send a reply built on the loop thread (never with buffers)."""
+        self._send([identity, self._pack(header)])
 
-    def _handle(self, envelope: list[bytes], frames: list[Any]) -> None:
-        identity = envelope[0]
+    def _handle(self, identity: bytes, raw_header: bytes | None, frames: list[Any]) -> None:
         rid: int | None = None
         try:
-            if len(envelope) < 2:
+            if raw_header is None:
                 raise ProtocolError("empty message: expected a header frame")
-            header = unpack_header(envelope[1])
-            rid = request_id(header)
-            rid, op = check_request(header)
-            self._handlers[op](identity, rid, header, [frame.buffer for frame in frames])
+            header = unpack_header(raw_header)
+            rid = request_id(header)  # known before the checks, so errors can carry it
+            op = check_request(header, rid)
+            buffers = [frame.buffer for frame in frames] if frames else []
+            self._handlers[op](identity, rid, header, buffers)
         except BridgeError as exc:
             self._reply(identity, failure(rid, exc.to_wire(debug=self.debug)))
         except Exception as exc:  # a bug in a handler must not stop the server
@@ -240,17 +268,28 @@ class Server:
             slot.busy = False
             del self._busy[token]
 
-    def _runner(self, rid: int, work: Callable[[], Any]) -> Callable[[], list[Any]]:
-        """Wrap ``work`` so it always yields reply frames, success or error."""
+    def _runner(
+        self,
+        rid: int,
+        work: Callable[[], Any],
+        pack: Callable[[dict[str, Any]], bytes] = pack_header,
+    ) -> Callable[[], list[Any]]:
+        """Wrap ``work`` so it always yields reply frames, success or error.
+
+        ``pack`` must be safe on the thread that calls the result (the default is).
+        """
 
         def run() -> list[Any]:
             try:
+                value = work()
+                if type(value) in _PLAIN:  # most attributes: nothing for the Encoder to do
+                    return [pack(success(rid, value))]
                 encoder = Encoder(tables=True)
-                result = encoder.encode(work())
-                return [pack_header(success(rid, result)), *encoder.buffers]
+                result = encoder.encode(value)
+                return [pack(success(rid, result)), *encoder.buffers]
             except Exception as exc:
                 error = translate(exc, debug=self.debug)
-                reply = [pack_header(failure(rid, error.to_wire(debug=self.debug)))]
+                reply = [pack(failure(rid, error.to_wire(debug=self.debug)))]
                 # error -> traceback -> this frame -> error is a cycle that would keep the
                 # request's (possibly huge) arrays alive until the garbage collector runs.
                 del error
@@ -318,13 +357,15 @@ class Server:
         slot = self.registry.lookup(require_instance_id(header))
         attribute = require_str(header, "attribute")
         check_attribute(slot.contract, attribute)
-        run = self._runner(rid, lambda: read_attribute(slot, attribute, buffers))
         if slot.idle:
             # Nothing queued or running on this instance: reading an attribute is cheap
             # and cannot race with a worker, so answer without a thread hop.
+            run = self._runner(rid, lambda: read_attribute(slot, attribute, buffers), self._pack)
             self._send([identity, *run()])
         else:
-            self._enqueue(slot, identity, run)
+            self._enqueue(
+                slot, identity, self._runner(rid, lambda: read_attribute(slot, attribute, buffers))
+            )
 
     def _dispose(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
         self._no_buffers("dispose", buffers)

@@ -4,6 +4,10 @@ ZeroMQ's zero-copy paths (pyzmq ``copy=False``) cost tens of microseconds per me
 bookkeeping, which dominates small round trips; copying a few hundred bytes costs almost
 nothing. So envelopes (routing ids, tokens, msgpack headers) are copied, and only array
 buffers, which can be hundreds of megabytes, travel without copies.
+
+The flags and option names are plain ints here: pyzmq's constants are ``enum.Flag``
+members, and ``0 | zmq.SNDMORE`` or ``sock.rcvmore`` go through Python-level enum and
+attribute machinery that costs about a microsecond each, several times per message.
 """
 
 from __future__ import annotations
@@ -13,10 +17,38 @@ from typing import Any
 
 import zmq
 
-__all__ = ["ZERO_COPY_MIN", "recv_message", "send_message"]
+__all__ = [
+    "BUFFER_BYTES",
+    "EVENTS",
+    "NOBLOCK",
+    "POLLIN",
+    "ZERO_COPY_MIN",
+    "recv_message",
+    "send_message",
+    "tune_socket",
+]
 
 # Buffers at least this large are sent without copying (pyzmq's own default threshold).
 ZERO_COPY_MIN = zmq.COPY_THRESHOLD
+
+NOBLOCK = int(zmq.NOBLOCK)
+SNDMORE = int(zmq.SNDMORE)
+RCVMORE = int(zmq.RCVMORE)
+EVENTS = int(zmq.EVENTS)
+POLLIN = int(zmq.POLLIN)
+
+# Kernel socket buffer size asked for on the bridge's sockets. The default (about 200 KB
+# on Linux) makes a large message cross in many small read/write system calls, each
+# waking the other side; 4 MiB lets the ipc/tcp stream move big arrays in big chunks.
+# The kernel caps it at net.core.[rw]mem_max, which is harmless. Small messages do not
+# notice the difference.
+BUFFER_BYTES = 4 * 1024 * 1024
+
+
+def tune_socket(sock: zmq.Socket) -> None:
+    """Apply the bridge's kernel buffer sizes (before connect/bind)."""
+    sock.setsockopt(zmq.SNDBUF, BUFFER_BYTES)
+    sock.setsockopt(zmq.RCVBUF, BUFFER_BYTES)
 
 
 def _zero_copy(part: Any) -> bool:
@@ -30,9 +62,13 @@ def _zero_copy(part: Any) -> bool:
 def send_message(sock: zmq.Socket, parts: Sequence[Any], flags: int = 0) -> None:
     """Send ``parts`` as one multipart message."""
     last = len(parts) - 1
+    more = flags | SNDMORE
+    send = sock.send
     for i, part in enumerate(parts):
-        more = zmq.SNDMORE if i < last else 0
-        sock.send(part, flags | more, copy=not _zero_copy(part))
+        if type(part) is bytes:  # the common case: envelopes and headers, always copied
+            send(part, more if i < last else flags)
+        else:
+            send(part, more if i < last else flags, copy=not _zero_copy(part))
 
 
 def recv_message(sock: zmq.Socket, head: int, flags: int = 0) -> tuple[list[bytes], list[Any]]:
@@ -41,10 +77,12 @@ def recv_message(sock: zmq.Socket, head: int, flags: int = 0) -> tuple[list[byte
     The remaining parts are zmq.Frame objects whose ``buffer`` views the received memory.
     ``flags`` (e.g. NOBLOCK) applies to the first part; the rest has already arrived.
     """
-    envelope = [sock.recv(flags)]
-    while len(envelope) < head and sock.rcvmore:
-        envelope.append(sock.recv())
+    recv = sock.recv
+    more = sock.getsockopt
+    envelope = [recv(flags)]
+    while len(envelope) < head and more(RCVMORE):
+        envelope.append(recv())
     buffers = []
-    while sock.rcvmore:
-        buffers.append(sock.recv(copy=False))
+    while more(RCVMORE):
+        buffers.append(recv(copy=False))
     return envelope, buffers

@@ -1,8 +1,9 @@
 """Worker threads that run estimator work off the socket loop.
 
 Threads suffice because numpy, scipy and BLAS release the GIL in their heavy loops. Each
-worker owns a PUSH socket (ZeroMQ sockets must not be shared between threads) connected
-to the loop's PULL socket, and sends each finished reply there for the loop to forward.
+worker owns a DEALER socket (ZeroMQ sockets must not be shared between threads) connected
+to the loop's ROUTER over inproc under its own routing id, and sends each finished reply
+there for the loop to forward.
 """
 
 from __future__ import annotations
@@ -32,13 +33,17 @@ class Job(NamedTuple):
 
 
 class WorkerPool:
-    def __init__(self, context: zmq.Context, address: str, size: int) -> None:
+    def __init__(self, context: zmq.Context, address: str, routing_ids: list[bytes]) -> None:
+        """One worker per routing id, each connecting a DEALER to ``address``."""
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(
-                target=self._work, args=(context, address), name=f"skbridge-worker-{i}", daemon=True
+                target=self._work,
+                args=(context, address, routing_id),
+                name=f"skbridge-worker-{i}",
+                daemon=True,
             )
-            for i in range(size)
+            for i, routing_id in enumerate(routing_ids)
         ]
         for thread in self._threads:
             thread.start()
@@ -59,8 +64,9 @@ class WorkerPool:
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in self._threads)
 
-    def _work(self, context: zmq.Context, address: str) -> None:
-        sock = context.socket(zmq.PUSH)
+    def _work(self, context: zmq.Context, address: str, routing_id: bytes) -> None:
+        sock = context.socket(zmq.DEALER)
+        sock.routing_id = routing_id
         sock.sndhwm = 0  # never drop or block on replies
         sock.linger = 0
         sock.connect(address)
