@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     from bridge.endpoints import resolve_endpoint
+    from bridge.memory import keep_free_memory
     from bridge.protocol import PROTOCOL_VERSION
     from bridge.server import Server
 
@@ -49,7 +50,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"skbridge: {exc}", file=sys.stderr)
         return 2
-    server = Server(endpoint, workers=args.workers, debug=args.debug)
+    server = Server(
+        endpoint, workers=args.workers, debug=args.debug, release_idle_memory=keep_free_memory()
+    )
     try:
         url = server.bind()
     except Exception as exc:

@@ -46,6 +46,7 @@ from bridge.dispatch import (
 from bridge.endpoints import Endpoint
 from bridge.errors import BridgeError, InternalError, ProtocolError
 from bridge.frames import Encoder
+from bridge.memory import release_free_memory
 from bridge.protocol import (
     PROTOCOL_VERSION,
     check_request,
@@ -70,6 +71,8 @@ _TOKEN = struct.Struct("<Q")
 # Result types sent as they are (numpy scalars and arrays go through the Encoder).
 _PLAIN = frozenset([type(None), bool, int, float, str])
 _LINGER_MS = 1000
+# Quiet time after which free memory kept for the next large message is given back.
+_IDLE_MS = 2000
 
 
 def default_workers() -> int:
@@ -86,9 +89,13 @@ class Server:
         workers: int | None = None,
         debug: bool = False,
         classes: Mapping[str, Offered] = CLASSES,
+        release_idle_memory: bool = False,
     ) -> None:
+        """``release_idle_memory``: call :func:`~bridge.memory.release_free_memory` after
+        ``_IDLE_MS`` without messages (for a process set up by ``keep_free_memory``)."""
         self.endpoint = endpoint
         self.debug = debug
+        self._release_idle_memory = release_idle_memory
         self.registry = Registry(classes)
         self._context = zmq.Context()
         self._router = self._context.socket(zmq.ROUTER)
@@ -169,18 +176,36 @@ class Server:
 
     def serve(self) -> None:
         router = self._router
-        recv, more = router.recv, router.getsockopt
+        recv = router.recv
         inside = self._inside
+        release = self._release_idle_memory
+        armed = False  # a receive timeout is set to notice the next idle moment
         while not self._stopping:
-            identity = recv()
+            try:
+                identity = recv()
+            except zmq.Again:  # _IDLE_MS without a message
+                release_free_memory()
+                router.rcvtimeo, armed = -1, False
+                continue
+            if release and not armed:
+                router.rcvtimeo, armed = _IDLE_MS, True
             if identity in inside:
                 self._from_inside(identity)
-                continue
-            header = recv() if more(RCVMORE) else None
-            frames = []
-            while more(RCVMORE):
-                frames.append(recv(copy=False))
-            self._handle(identity, header, frames)
+            else:
+                self._request(identity)
+
+    def _request(self, identity: bytes) -> None:
+        """Receive the rest of a client's message and handle it.
+
+        A function of its own so the request's frames are released as soon as it is
+        handled, not when the next message arrives.
+        """
+        router = self._router
+        header = router.recv() if router.getsockopt(RCVMORE) else None
+        frames = []
+        while router.getsockopt(RCVMORE):
+            frames.append(router.recv(copy=False))
+        self._handle(identity, header, frames)
 
     def close(self) -> bool:
         """Release everything; True if no estimator call was still running."""
