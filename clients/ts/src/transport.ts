@@ -10,7 +10,7 @@
  * @module
  */
 
-import { decode, encode } from '@msgpack/msgpack'
+import { Decoder, Encoder } from '@msgpack/msgpack'
 import { Dealer } from 'zeromq'
 
 import { AbortedError, BridgeDisconnectedError, ProtocolError, RequestTimeoutError, type SkbridgeError } from './errors.js'
@@ -27,6 +27,19 @@ export const PROTOCOL_VERSION = 1
 
 /** The largest request id before wrapping around (ids stay exact doubles). */
 const MAX_ID = Number.MAX_SAFE_INTEGER
+
+/**
+ * Kernel socket buffer size asked for on the DEALER (the Python side uses the same). The
+ * default (about 200 KB on Linux) moves a large array in many small system calls; the
+ * kernel caps the request at net.core.[rw]mem_max.
+ */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+
+// One codec instance each, reused: the `encode`/`decode` functions build a new one (and
+// its buffers) per call. `encode` (not `encodeSharedRef`) copies out the bytes, which the
+// socket may still hold after the next request is encoded.
+const headerEncoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
+const headerDecoder = new Decoder()
 
 /**
  * Per-request options.
@@ -116,7 +129,7 @@ export class Transport {
    * the server).
    */
   static async connect(endpoint: string, options: TransportOptions = {}): Promise<Transport> {
-    const socket = new Dealer({ linger: 0 })
+    const socket = new Dealer({ linger: 0, sendBufferSize: SOCKET_BUFFER_BYTES, receiveBufferSize: SOCKET_BUFFER_BYTES })
     socket.connect(endpoint)
     return new Transport(endpoint, socket, options)
   }
@@ -144,7 +157,7 @@ export class Transport {
     if (signal?.aborted) return Promise.reject(new AbortedError('Request aborted before it was sent', signal.reason))
 
     const id = this.allocateId()
-    const header = encode({ v: PROTOCOL_VERSION, id, ...fields }, { useBigInt64: true, ignoreUndefined: true })
+    const header = headerEncoder.encode({ v: PROTOCOL_VERSION, id, ...fields })
     const message = [Buffer.from(header.buffer, header.byteOffset, header.byteLength), ...frames]
 
     return new Promise<Reply>((resolve, reject) => {
@@ -255,7 +268,7 @@ export class Transport {
     if (!head) return
     let header: unknown
     try {
-      header = decode(head)
+      header = headerDecoder.decode(head)
     } catch {
       return // not ours to answer; a reply we cannot read cannot be matched either
     }
