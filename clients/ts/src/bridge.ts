@@ -58,6 +58,13 @@ export interface BridgeOptions {
   ndarray?: boolean
   /** Milliseconds a started server gets to exit after the shutdown request before SIGTERM. Default 5000. */
   shutdownTimeout?: number
+  /**
+   * Where a started server's stderr goes: its log lines, Python warnings and the progress
+   * lines of estimators created with `verbose: 1`. `'inherit'` (default) copies it to this
+   * process's stderr, `'ignore'` drops it, a function receives each chunk of text. The last
+   * few kilobytes are kept either way for error messages.
+   */
+  serverOutput?: 'inherit' | 'ignore' | ((text: string) => void)
 }
 
 /**
@@ -106,6 +113,12 @@ export interface InstanceInfo {
   fitted: boolean
   /** Bytes held by the instance's array attributes. */
   nbytes: number
+}
+
+function stderrSink(output: NonNullable<BridgeOptions['serverOutput']>): ((text: string) => void) | undefined {
+  if (output === 'ignore') return undefined
+  if (output === 'inherit') return (text) => void process.stderr.write(text)
+  return output
 }
 
 /** Every started server that is still running, killed if this process exits first. */
@@ -187,6 +200,7 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.env !== undefined ? { env: options.env } : {}),
       startupTimeout,
+      onStderr: stderrSink(options.serverOutput ?? 'inherit'),
     })
     trackServer(server)
     if (server.ready.protocol !== PROTOCOL_VERSION) {

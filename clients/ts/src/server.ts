@@ -48,6 +48,8 @@ export interface SpawnOptions {
   env?: Readonly<Record<string, string | undefined>>
   /** Milliseconds to wait for the ready line. */
   startupTimeout: number
+  /** Called with each chunk the server writes on stderr (its logs, warnings, `verbose` progress). */
+  onStderr?: (text: string) => void
 }
 
 /**
@@ -186,7 +188,11 @@ export function spawnServer(options: SpawnOptions): Promise<ServerProcess> {
   })
   const tail = new StderrTail()
   child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (chunk: string) => tail.push(chunk))
+  const onStderr = options.onStderr
+  child.stderr?.on('data', (chunk: string) => {
+    tail.push(chunk)
+    onStderr?.(chunk)
+  })
 
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     child.once('close', (code, signal) => resolve({ code, signal }))

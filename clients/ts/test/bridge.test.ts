@@ -141,6 +141,18 @@ describe('starting the server', () => {
     await owner.disconnect()
   })
 
+  it('passes the server output (verbose progress included) to serverOutput', async () => {
+    let output = ''
+    const py = await startBridge({ serverOutput: (text) => void (output += text) })
+    const m = new MiniBatchKMeans({ n_clusters: 2, random_state: 0, verbose: 1 })
+    await m.init(py)
+    await m.fit({ X: [[0, 0], [0, 1], [5, 5], [5, 6], [0, 0.5], [5, 5.5]] })
+    await py.disconnect()
+    assert.match(output, /serving on /)
+    assert.match(output, /Init 1\/1 with method k-means\+\+/)
+    assert.match(output, /Minibatch step 1\/\d+: mean batch inertia: /)
+  })
+
   it('an endpoint nobody serves rejects with ServerStartError', async () => {
     const sock = join(tempDir(), 'nobody.sock')
     await assert.rejects(createPythonBridge({ endpoint: `ipc://${sock}`, startupTimeout: ms(300) }), ServerStartError)

@@ -30,7 +30,8 @@ export function ms(n: number): number {
 
 /** Bridge options for a real server started from the repository checkout. */
 export function serverOptions(extra: BridgeOptions = {}): BridgeOptions {
-  return { python: PYTHON, cwd: REPO_ROOT, startupTimeout: ms(30_000), ...extra }
+  // Servers' logs would interleave with the test report; tests that need them pass their own.
+  return { python: PYTHON, cwd: REPO_ROOT, startupTimeout: ms(30_000), serverOutput: 'ignore', ...extra }
 }
 
 /** Starts a real server. */
