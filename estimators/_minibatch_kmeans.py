@@ -462,13 +462,14 @@ class MiniBatchKMeans(
         for the final pass of ``fit``, whose inertia steers nothing.
         """
         pool = block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None
-        with single_blas_thread():
+        # Threads of our own: keep BLAS to one per block. Without them BLAS may choose.
+        with single_blas_thread() if pool is not None else contextlib.nullcontext():
             return K.labels_inertia(
                 X,
                 sample_weight,
                 centers,
                 return_inertia,
-                n_parts=effective_threads(),
+                n_parts=self._n_parts,
                 pool=pool,
                 expansion=expansion,
             )
