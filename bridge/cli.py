@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
     from bridge.endpoints import resolve_endpoint
     from bridge.memory import keep_free_memory
     from bridge.protocol import PROTOCOL_VERSION
@@ -50,6 +52,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"skbridge: {exc}", file=sys.stderr)
         return 2
+    # Estimator work runs in several worker threads at once: BLAS gets one thread, for
+    # good (threadpoolctl's per-call limits cannot be nested across threads reliably).
+    threadpool_limits(limits=1, user_api="blas")
     server = Server(
         endpoint, workers=args.workers, debug=args.debug, release_idle_memory=keep_free_memory()
     )

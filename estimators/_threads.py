@@ -27,7 +27,12 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def single_blas_thread():
-    """Context manager limiting BLAS libraries to one thread."""
+    """Context manager limiting BLAS libraries to one thread.
+
+    The limit is process-wide and threadpoolctl lets only one thread at a time change it,
+    so overlapping fits in several threads can end with BLAS left at one thread; the
+    bridge server sets one thread for good at start-up for that reason.
+    """
     global _controller
     with _lock:
         if _controller is None:

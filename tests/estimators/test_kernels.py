@@ -107,3 +107,17 @@ def test_update_without_the_raw_kernel_is_still_exact(monkeypatch):
     ref = Reference(n_clusters=5, batch_size=100, random_state=0).fit(X)
     assert ours.n_steps_ == ref.n_steps_
     np.testing.assert_array_equal(ours.cluster_centers_, ref.cluster_centers_)
+
+
+def test_single_blas_thread_limits_and_restores():
+    from threadpoolctl import threadpool_info
+
+    from estimators._threads import single_blas_thread
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    with single_blas_thread():
+        assert blas_threads() and all(n == 1 for n in blas_threads())
+    assert blas_threads() == before
