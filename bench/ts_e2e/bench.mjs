@@ -28,7 +28,7 @@ const value = (name, fallback) => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback
 }
 const QUICK = flag('--quick')
-const REPEATS = Number(value('--repeats', QUICK ? '1' : '3'))
+const REPEATS = Number(value('--repeats', QUICK ? '1' : '5'))
 const PYTHON = value('--python', process.env.SKBRIDGE_PYTHON ?? join(root, '.venv/bin/python'))
 const SIZES = QUICK ? [100_000] : [100_000, 1_000_000]
 const D = 32
@@ -101,7 +101,7 @@ try {
     const path = join(work, `X-${n}.f64`)
     writeFileSync(path, new Uint8Array(data.buffer))
 
-    const py = await createPythonBridge({ python: PYTHON, cwd: root })
+    const py = await createPythonBridge({ python: PYTHON, cwd: root, serverOutput: 'ignore' })
     const pid = py.pid
     const idle = vmhwm(pid)
     // Warm-up: first call imports and allocates in the server.
