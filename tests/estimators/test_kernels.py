@@ -25,7 +25,7 @@ def test_sampler_draws_what_choice_draws(n, weights):
     ours, ref = np.random.RandomState(5), np.random.RandomState(5)
     # Enough draws to pass from plain searches to the guide table.
     sampler.GUIDE_MIN_ROWS = 0  # exercise the guide table at every size
-    for _ in range(3 + n // (8 * 257)):
+    for _ in range(3 + n // (32 * 257)):
         np.testing.assert_array_equal(sampler.draw(257, ours), ref.choice(n, 257, p=p))
     assert sampler._guide is not None
     # Both generators are left in the same state.
