@@ -124,18 +124,20 @@ class Centers:
         self.sq_norms = np.einsum("ij,ij->i", centers, centers)
 
 
+def _scores(X, cs: Centers) -> np.ndarray:
+    """(n, k) ``|c|^2 - 2 x.c`` for rows of X (dense or CSR): what the ranking compares."""
+    scores = np.asarray(X @ cs.neg2.T)  # scipy returns dense for sparse @ dense
+    scores += cs.sq_norms
+    return scores
+
+
 def assign(X, cs: Centers):
     """Nearest center of each row of X (n, d), dense or CSR.
 
     Ranks centers by ``|c|^2 - 2 x.c`` (|x|^2 does not change the ranking), the quantity
     scikit-learn's Lloyd kernel compares; ties go to the lowest index. Returns (n,) int32.
     """
-    scores = X @ cs.neg2.T
-    if sp.issparse(scores):  # pragma: no cover - scipy returns dense for sparse @ dense
-        scores = scores.toarray()
-    scores = np.asarray(scores)
-    scores += cs.sq_norms
-    return scores.argmin(axis=1).astype(np.int32, copy=False)
+    return _scores(X, cs).argmin(axis=1).astype(np.int32, copy=False)
 
 
 def assign_and_measure(X, cs: Centers):
@@ -146,8 +148,7 @@ def assign_and_measure(X, cs: Centers):
     data, where the expansion is accurate to ~1e-15 relative per row. Returns
     ((n,) int32 labels, (n,) float64 squared distances).
     """
-    scores = X @ cs.neg2.T
-    scores += cs.sq_norms
+    scores = _scores(X, cs)
     labels = scores.argmin(axis=1)
     dist = np.take_along_axis(scores, labels[:, None], axis=1)[:, 0]
     dist += np.einsum("ij,ij->i", X, X)
