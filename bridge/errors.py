@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from schemas.protocol import ERRORS
+
 __all__ = [
     "ERROR_CODES",
     "BridgeError",
@@ -109,25 +111,25 @@ class InternalError(BridgeError):
     code = "internal"
 
 
-_CLASSES: tuple[type[BridgeError], ...] = (
-    ProtocolError,
-    UnsupportedVersion,
-    UnknownOp,
-    UnknownClass,
-    DuplicateInstance,
-    UnknownInstance,
-    UnknownMethod,
-    UnknownAttribute,
-    InvalidParams,
-    NotFitted,
-    EstimatorError,
-    MissingDependency,
-    InternalError,
-)
+# The named classes above, by code. Every code of the contract has a class: those this
+# side does not raise by name get one made here, so a new code in schemas/ is usable at once.
+_NAMED = {cls.code: cls for cls in BridgeError.__subclasses__()}
+_unknown = set(_NAMED) - set(ERRORS)
+if _unknown:  # a class whose code the contract does not declare is a bug here
+    raise ImportError(f"error classes with codes missing from schemas.protocol: {_unknown}")
+
+
+def _class_for(code: str) -> type[BridgeError]:
+    named = _NAMED.get(code)
+    if named is not None:
+        return named
+    name = "".join(part.capitalize() for part in code.split("_"))
+    return type(name, (BridgeError,), {"code": code, "__module__": __name__})
+
 
 # The wire codes, in the order of the PROTOCOL.md table.
-ERROR_CODES: tuple[str, ...] = tuple(cls.code for cls in _CLASSES)
-_BY_CODE = {cls.code: cls for cls in _CLASSES}
+ERROR_CODES: tuple[str, ...] = tuple(ERRORS)
+_BY_CODE = {code: _class_for(code) for code in ERRORS}
 
 
 def error_class(code: str) -> type[BridgeError]:

@@ -15,29 +15,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bridge.errors import MissingDependency, ProtocolError
+from schemas.protocol import DTYPES as WIRE_DTYPES
+from schemas.protocol import SPARSE_DATA_DTYPES, SPARSE_INDEX_DTYPES
 
 __all__ = ["DTYPES", "Decoder", "Encoder", "Table"]
 
 # Wire dtype names; every one is read and written little-endian.
-DTYPES: dict[str, np.dtype] = {
-    name: np.dtype(name).newbyteorder("<")
-    for name in (
-        "bool",
-        "int8",
-        "uint8",
-        "int16",
-        "uint16",
-        "int32",
-        "uint32",
-        "int64",
-        "uint64",
-        "float32",
-        "float64",
-    )
-}
+DTYPES: dict[str, np.dtype] = {name: np.dtype(name).newbyteorder("<") for name in WIRE_DTYPES}
 _NAME_OF = {dtype.newbyteorder("="): name for name, dtype in DTYPES.items()}
-_CSR_DATA = ("float32", "float64")
-_CSR_INDEX = ("int32", "int64")
 _MAX_DEPTH = 32
 # numpy byteorder codes that mean little-endian on this machine ("|": single byte).
 _LITTLE = "<|=" if sys.byteorder == "little" else "<|"
@@ -173,9 +158,9 @@ class Decoder:
             and all(_is_int(n) and n >= 0 for n in shape)
         ):
             raise ProtocolError(f"csr shape must be [n_rows, n_cols], got {shape!r}")
-        data = self._part(ref, "data", _CSR_DATA)
-        indices = self._part(ref, "indices", _CSR_INDEX)
-        indptr = self._part(ref, "indptr", _CSR_INDEX)
+        data = self._part(ref, "data", SPARSE_DATA_DTYPES)
+        indices = self._part(ref, "indices", SPARSE_INDEX_DTYPES)
+        indptr = self._part(ref, "indptr", SPARSE_INDEX_DTYPES)
         if len(indptr) != shape[0] + 1 or len(indices) != len(data):
             raise ProtocolError(
                 "csr arrays disagree: need len(indptr) == n_rows + 1 and len(indices) == len(data)"

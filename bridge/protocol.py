@@ -8,13 +8,11 @@ from typing import Any
 import msgpack
 
 from bridge.errors import ProtocolError, UnknownOp, UnsupportedVersion
-
-PROTOCOL_VERSION = 1
+from schemas.protocol import MAX_REQUEST_ID, OPERATIONS, PROTOCOL_VERSION
 
 # Every operation of section 3, in document order.
-OPS = ("ping", "info", "instances", "init", "call", "get", "dispose", "shutdown")
+OPS = tuple(OPERATIONS)
 
-MAX_REQUEST_ID = 2**53 - 1
 INSTANCE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 

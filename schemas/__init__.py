@@ -1,4 +1,4 @@
-"""The wire contract: what each estimator class accepts and returns over the bridge.
+"""The wire contract: the protocol's facts and what each estimator class accepts and returns.
 
 This package imports no estimator code; ``bridge`` pairs these contracts with classes.
 """
@@ -11,15 +11,17 @@ from schemas.contract import (
     WireModel,
 )
 from schemas.minibatch_kmeans import CONTRACT as MINIBATCH_KMEANS
-
-PROTOCOL_VERSION = 1
+from schemas.protocol import DTYPES, ERRORS, OPERATIONS, PROTOCOL_VERSION
 
 # Class name on the wire -> contract.
 CONTRACTS: dict[str, ClassContract] = {MINIBATCH_KMEANS.name: MINIBATCH_KMEANS}
 
 __all__ = [
     "CONTRACTS",
+    "DTYPES",
+    "ERRORS",
     "MINIBATCH_KMEANS",
+    "OPERATIONS",
     "PROTOCOL_VERSION",
     "RETURNS",
     "AttributeContract",

@@ -204,7 +204,7 @@ function returnKind(returns, deref) {
 
 function generate(contract) {
   const deref = makeResolver(contract)
-  if (contract.protocol !== 1) throw new Error(`contract is for protocol ${contract.protocol}, this generator knows 1`)
+  if (contract.protocol?.version !== 1) throw new Error(`contract is for protocol ${contract.protocol?.version}, this generator knows 1`)
   const out = []
   out.push(
     '// GENERATED FILE, DO NOT EDIT.',
@@ -231,7 +231,7 @@ function generate(contract) {
     ' * CONTRACT_PROTOCOL // 1',
     ' * ```',
     ' */',
-    `export const CONTRACT_PROTOCOL = ${contract.protocol}`,
+    `export const CONTRACT_PROTOCOL = ${contract.protocol.version}`,
     '',
   )
   const classNames = Object.keys(contract.classes ?? {})
