@@ -22,16 +22,13 @@ from bridge.errors import (
     InternalError,
     MissingDependency,
     NotFitted,
-    ProtocolError,
-    UnknownAttribute,
-    UnknownMethod,
 )
 from bridge.frames import Decoder
 from bridge.registry import Slot
 from bridge.validation import validate
-from schemas import ClassContract
+from schemas import ClassContract, MethodContract
 
-__all__ = ["call_method", "check_attribute", "check_method", "decode_options", "read_attribute"]
+__all__ = ["call_method", "decode_options", "internal_error", "read_attribute", "translate"]
 
 log = logging.getLogger("skbridge.dispatch")
 
@@ -51,22 +48,6 @@ _ROUTED_METHODS = (
 _SET_REQUEST = frozenset({"set_fit_request", "set_partial_fit_request", "set_score_request"})
 
 
-def check_method(contract: ClassContract, method: str) -> None:
-    if method not in contract.methods:
-        raise UnknownMethod(
-            f"unknown method {method!r} for {contract.name}; expected one of "
-            f"{', '.join(contract.methods)}"
-        )
-
-
-def check_attribute(contract: ClassContract, attribute: str) -> None:
-    if attribute not in contract.attributes:
-        raise UnknownAttribute(
-            f"unknown attribute {attribute!r} for {contract.name}; expected one of "
-            f"{', '.join(contract.attributes)}"
-        )
-
-
 def decode_options(
     contract: ClassContract, options: dict[str, Any], buffers: list[Any]
 ) -> dict[str, Any]:
@@ -75,6 +56,15 @@ def decode_options(
     decoded = decoder.decode(options)
     decoder.check_all_used()
     return validate(contract.options, decoded, noun="option", where=contract.name)
+
+
+def internal_error(exc: BaseException, *, debug: bool) -> InternalError:
+    """The reply for an exception nothing expected: a server bug, logged here."""
+    log.error("internal error", exc_info=exc)
+    error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+    if debug:
+        error.traceback = "".join(traceback.format_exception(exc))
+    return error
 
 
 def translate(exc: BaseException, *, debug: bool) -> BridgeError:
@@ -88,8 +78,7 @@ def translate(exc: BaseException, *, debug: bool) -> BridgeError:
     elif isinstance(exc, (ValueError, TypeError)):
         error = EstimatorError(str(exc))
     else:
-        log.error("internal error", exc_info=exc)
-        error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+        return internal_error(exc, debug=debug)
     if debug and error.traceback is None:
         error.traceback = "".join(traceback.format_exception(exc))
     return error
@@ -131,11 +120,12 @@ def _check_output_library(params: dict[str, Any]) -> None:
         )
 
 
-def call_method(slot: Slot, method: str, params: dict[str, Any], buffers: list[Any]) -> Any:
-    """Run ``method`` on the slot's estimator; return a value ready for the Encoder."""
+def call_method(
+    slot: Slot, method: str, spec: MethodContract, params: dict[str, Any], buffers: list[Any]
+) -> Any:
+    """Run ``method`` (found in the slot's contract as ``spec``) on the slot's estimator;
+    return a value ready for the Encoder."""
     contract = slot.contract
-    check_method(contract, method)
-    spec = contract.methods[method]
     decoder = Decoder(buffers, accept_tables=False)
     decoded = decoder.decode(params)
     decoder.check_all_used()
@@ -145,7 +135,7 @@ def call_method(slot: Slot, method: str, params: dict[str, Any], buffers: list[A
     if method == "get_metadata_routing":
         # The contract keeps scikit-learn-ts's `routing` (null only); sklearn takes none.
         kwargs.pop("routing", None)
-    bound = getattr(slot.estimator, method)  # method is whitelisted by check_method
+    bound = getattr(slot.estimator, method)  # a contract method: checked by the caller
     if method in _SET_REQUEST:
         # scikit-learn only allows these with routing enabled; config is thread-local.
         with sklearn.config_context(enable_metadata_routing=True):
@@ -159,13 +149,10 @@ def call_method(slot: Slot, method: str, params: dict[str, Any], buffers: list[A
     return _owned(slot.estimator, result)
 
 
-def read_attribute(slot: Slot, attribute: str, buffers: list[Any]) -> Any:
-    """The value of a whitelisted fitted attribute, copied off the estimator."""
-    check_attribute(slot.contract, attribute)
-    if buffers:
-        raise ProtocolError("'get' takes no buffer frames")
+def read_attribute(slot: Slot, attribute: str) -> Any:
+    """The value of a contract attribute (checked by the caller), copied off the estimator."""
     try:
-        value = getattr(slot.estimator, attribute)  # whitelisted by check_attribute
+        value = getattr(slot.estimator, attribute)  # a contract attribute
     except AttributeError:
         raise NotFitted(
             f"attribute {attribute!r} of instance {slot.instance_id!r} is not set; it "

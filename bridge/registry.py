@@ -1,15 +1,17 @@
 """Live estimator instances, keyed by the ids clients choose.
 
-The registry is owned by the socket loop's thread; workers only ever touch the estimator
-of the slot they were handed, never the registry itself.
+The registry owns the id -> instance map and the ids recently disposed. It is used on the
+socket loop's thread only; workers touch the estimator of the slot they were handed,
+never the registry itself. Scheduling state lives in :mod:`bridge.scheduler`.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict, deque
+import struct
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,23 +26,19 @@ __all__ = ["Registry", "Slot"]
 
 # How many disposed ids to remember, only to give a clearer message on reuse.
 _DISPOSED_MEMORY = 4096
+_TOKEN = struct.Struct("<Q")
 
 
 @dataclass(eq=False)
 class Slot:
-    """One estimator instance plus the FIFO of work queued for it."""
+    """One estimator instance. ``token`` names it to the scheduler and in worker replies
+    (ids can be reused after dispose; tokens never are)."""
 
     instance_id: str
     class_name: str
     estimator: Any
     contract: ClassContract
-    token: int
-    pending: deque[Any] = field(default_factory=deque)
-    busy: bool = False
-
-    @property
-    def idle(self) -> bool:
-        return not self.busy and not self.pending
+    token: bytes
 
     def describe(self) -> dict[str, Any]:
         # vars() is copied first because a worker may be adding attributes right now.
@@ -85,10 +83,10 @@ class Registry:
         if instance_id in self._slots:
             raise DuplicateInstance(f"instance {instance_id!r} already exists")
 
-    def add(self, instance_id: str, class_name: str, estimator: Any) -> Slot:
+    def add(self, instance_id: str, offered: Offered, estimator: Any) -> Slot:
         self.check_free(instance_id)
-        offered = self.offered(class_name)
-        slot = Slot(instance_id, class_name, estimator, offered.contract, next(self._tokens))
+        token = _TOKEN.pack(next(self._tokens))
+        slot = Slot(instance_id, offered.contract.name, estimator, offered.contract, token)
         self._slots[instance_id] = slot
         self._disposed.pop(instance_id, None)
         return slot

@@ -1,10 +1,13 @@
-"""The socket loop: receive requests, answer the cheap ones, queue the rest per instance.
+"""The server's lifecycle and socket loop.
 
-One thread owns the ROUTER socket, the registry and every instance's FIFO. Estimator work
-runs in a :class:`~bridge.workers.WorkerPool`; a worker's reply comes back together with
-the instance token, and the loop forwards it and starts that instance's next queued job.
-This keeps ``ping`` fast while fits run, keeps calls on one instance in arrival order and
-lets different instances run in parallel.
+This module owns the ROUTER socket: binding, the receive loop, checking each request's
+envelope, sending replies, and stopping. What an operation does is in
+:mod:`bridge.operations`; which job runs when, in :mod:`bridge.scheduler`; the instances
+themselves, in :mod:`bridge.registry`. All of them are used from the loop's thread only.
+Estimator work runs in a :class:`~bridge.workers.WorkerPool`; a worker's reply comes back
+with the instance token, and the loop forwards it and tells the scheduler. This keeps
+``ping`` fast while fits run, keeps calls on one instance in arrival order and lets
+different instances run in parallel.
 
 Workers (and :meth:`Server.stop`) reach the loop through the ROUTER itself: besides the
 client endpoint it binds a private inproc endpoint, and their DEALER sockets connect to it
@@ -19,57 +22,30 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import signal
-import struct
 import threading
-import time
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgpack
-import numpy as np
-import sklearn
 import zmq
 
-from bridge import __version__
 from bridge.classes import CLASSES, Offered
-from bridge.dispatch import (
-    call_method,
-    check_attribute,
-    check_method,
-    decode_options,
-    read_attribute,
-    translate,
-)
+from bridge.dispatch import internal_error
 from bridge.endpoints import Endpoint
-from bridge.errors import BridgeError, InternalError, ProtocolError
-from bridge.frames import Encoder
+from bridge.errors import BridgeError, ProtocolError
 from bridge.memory import release_free_memory
-from bridge.protocol import (
-    PROTOCOL_VERSION,
-    check_request,
-    failure,
-    pack_header,
-    request_id,
-    require_instance_id,
-    require_map,
-    require_str,
-    success,
-    unpack_header,
-)
-from bridge.registry import Registry, Slot
+from bridge.operations import Operations
+from bridge.protocol import OPERATIONS, check_request, failure, request_id, success, unpack_header
+from bridge.registry import Registry
+from bridge.scheduler import Scheduler
 from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
-from bridge.workers import Job, WorkerPool
+from bridge.workers import WorkerPool
 
 __all__ = ["Server", "default_workers"]
 
 log = logging.getLogger("skbridge.server")
 
-_TOKEN = struct.Struct("<Q")
-# Result types sent as they are (numpy scalars and arrays go through the Encoder).
-_PLAIN = frozenset([type(None), bool, int, float, str])
 _LINGER_MS = 1000
 # Quiet time after which free memory kept for the next large message is given back.
 _IDLE_MS = 2000
@@ -117,23 +93,23 @@ class Server:
         self._waker.linger = 0
         self._waker.connect(inside)
         self._waker_lock = threading.Lock()
-        self._pool = WorkerPool(self._context, inside, worker_ids)
-        self._busy: dict[bytes, Slot] = {}  # token -> slot with a job running
+        self.scheduler = Scheduler(WorkerPool(self._context, inside, worker_ids))
         self._stopping = False
         self.bound_url: str | None = None
         # Replies built on the loop thread only (a Packer is not thread-safe; workers use
         # pack_header, which makes its own).
         self._pack = msgpack.Packer(use_bin_type=True).pack
-        self._handlers: dict[str, Callable[[Any, int, dict[str, Any], list[Any]], None]] = {
-            "ping": self._ping,
-            "info": self._info,
-            "instances": self._instances,
-            "init": self._init,
-            "call": self._call,
-            "get": self._get,
-            "dispose": self._dispose,
-            "shutdown": self._shutdown,
-        }
+        self.operations = Operations(
+            self.registry,
+            self.scheduler,
+            reply=self._reply,
+            send=self._send,
+            pack=self._pack,
+            debug=debug,
+        )
+        self._handlers = {**self.operations.handlers, "shutdown": self._shutdown}
+        # Ops whose requests may carry buffer frames (those with array references).
+        self._with_buffers = frozenset(name for name, op in OPERATIONS.items() if op.buffers)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -209,7 +185,7 @@ class Server:
 
     def close(self) -> bool:
         """Release everything; True if no estimator call was still running."""
-        idle = self._pool.stop(timeout=1.0)
+        idle = self.scheduler.stop(timeout=1.0)
         self._router.close(linger=_LINGER_MS)  # still delivers queued replies (shutdown's)
         with self._waker_lock:
             self._waker.close()
@@ -240,7 +216,7 @@ class Server:
             return  # stop() was called; the loop checks _stopping next
         if reply:  # a bare token (the job failed to build a reply) only frees the queue
             self._send(reply)
-        self._job_finished(token)
+        self.scheduler.finished(token)
 
     def _send(self, parts: list[Any]) -> None:
         try:
@@ -260,152 +236,19 @@ class Server:
             header = unpack_header(raw_header)
             rid = request_id(header)  # known before the checks, so errors can carry it
             op = check_request(header, rid)
+            if frames and op not in self._with_buffers:
+                raise ProtocolError(f"'{op}' takes no buffer frames, got {len(frames)}")
             buffers = [frame.buffer for frame in frames] if frames else []
             self._handlers[op](identity, rid, header, buffers)
         except BridgeError as exc:
             self._reply(identity, failure(rid, exc.to_wire(debug=self.debug)))
         except Exception as exc:  # a bug in a handler must not stop the server
-            log.exception("internal error handling a request")
-            error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
-            if self.debug:
-                error.traceback = "".join(traceback.format_exception(exc))
+            error = internal_error(exc, debug=self.debug)
             self._reply(identity, failure(rid, error.to_wire(debug=self.debug)))
-
-    # -- scheduling --------------------------------------------------------------------
-
-    def _enqueue(self, slot: Slot, identity: Any, run: Callable[[], list[Any]]) -> None:
-        job = Job(_TOKEN.pack(slot.token), identity, run)
-        if slot.busy:
-            slot.pending.append(job)
-        else:
-            slot.busy = True
-            self._busy[job.token] = slot
-            self._pool.submit(job)
-
-    def _job_finished(self, token: bytes) -> None:
-        slot = self._busy.get(token)
-        if slot is None:
-            log.error("finished job for unknown token %r", token)
-            return
-        if slot.pending:
-            self._pool.submit(slot.pending.popleft())
-        else:
-            slot.busy = False
-            del self._busy[token]
-
-    def _runner(
-        self,
-        rid: int,
-        work: Callable[[], Any],
-        pack: Callable[[dict[str, Any]], bytes] = pack_header,
-    ) -> Callable[[], list[Any]]:
-        """Wrap ``work`` so it always yields reply frames, success or error.
-
-        ``pack`` must be safe on the thread that calls the result (the default is).
-        """
-
-        def run() -> list[Any]:
-            try:
-                value = work()
-                if type(value) in _PLAIN:  # most attributes: nothing for the Encoder to do
-                    return [pack(success(rid, value))]
-                encoder = Encoder(tables=True)
-                result = encoder.encode(value)
-                return [pack(success(rid, result)), *encoder.buffers]
-            except Exception as exc:
-                error = translate(exc, debug=self.debug)
-                reply = [pack(failure(rid, error.to_wire(debug=self.debug)))]
-                # error -> traceback -> this frame -> error is a cycle that would keep the
-                # request's (possibly huge) arrays alive until the garbage collector runs.
-                del error
-                return reply
-
-        return run
-
-    # -- operations --------------------------------------------------------------------
-
-    @staticmethod
-    def _no_buffers(op: str, buffers: list[Any]) -> None:
-        if buffers:
-            raise ProtocolError(f"'{op}' takes no buffer frames, got {len(buffers)}")
-
-    def _ping(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        self._no_buffers("ping", buffers)
-        self._reply(identity, success(rid, {"pong": True, "time": time.time()}))
-
-    def _info(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        self._no_buffers("info", buffers)
-        info = {
-            "server": __version__,
-            "protocol": PROTOCOL_VERSION,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scikit_learn": sklearn.__version__,
-            "classes": self.registry.class_names,
-        }
-        self._reply(identity, success(rid, info))
-
-    def _instances(
-        self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]
-    ) -> None:
-        self._no_buffers("instances", buffers)
-        self._reply(identity, success(rid, [slot.describe() for slot in self.registry.slots()]))
-
-    def _init(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        class_name = require_str(header, "class")
-        instance_id = require_instance_id(header)
-        options = require_map(header, "options")
-        offered = self.registry.offered(class_name)
-        self.registry.check_free(instance_id)
-        kwargs = decode_options(offered.contract, options, buffers)
-        # Constructors of scikit-learn-style estimators only store their arguments, so this
-        # is cheap enough for the loop; doing it here makes the id usable immediately.
-        try:
-            estimator = offered.cls(**kwargs)
-        except Exception as exc:
-            raise translate(exc, debug=self.debug) from None
-        self.registry.add(instance_id, class_name, estimator)
-        self._reply(identity, success(rid, {"instance": instance_id}))
-
-    def _call(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        slot = self.registry.lookup(require_instance_id(header))
-        method = require_str(header, "method")
-        check_method(slot.contract, method)
-        params = require_map(header, "params")
-        # Decoding and validating the parameters happens in the worker: for large CSR
-        # input the structural check is O(nnz), which must not stall the loop.
-        self._enqueue(
-            slot, identity, self._runner(rid, lambda: call_method(slot, method, params, buffers))
-        )
-
-    def _get(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        slot = self.registry.lookup(require_instance_id(header))
-        attribute = require_str(header, "attribute")
-        check_attribute(slot.contract, attribute)
-        if slot.idle:
-            # Nothing queued or running on this instance: reading an attribute is cheap
-            # and cannot race with a worker, so answer without a thread hop.
-            run = self._runner(rid, lambda: read_attribute(slot, attribute, buffers), self._pack)
-            self._send([identity, *run()])
-        else:
-            self._enqueue(
-                slot, identity, self._runner(rid, lambda: read_attribute(slot, attribute, buffers))
-            )
-
-    def _dispose(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        self._no_buffers("dispose", buffers)
-        slot = self.registry.remove(require_instance_id(header))
-        result = {"instance": slot.instance_id}
-        if slot.idle:
-            self._reply(identity, success(rid, result))
-        else:
-            # Calls queued before the dispose still run; the reply waits for them.
-            self._enqueue(slot, identity, self._runner(rid, lambda: result))
 
     def _shutdown(
         self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]
     ) -> None:
-        self._no_buffers("shutdown", buffers)
         self._reply(identity, success(rid, {"shutdown": True}))
         log.info("shutdown requested")
         self._stopping = True

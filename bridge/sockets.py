@@ -19,9 +19,7 @@ import zmq
 
 __all__ = [
     "BUFFER_BYTES",
-    "EVENTS",
     "NOBLOCK",
-    "POLLIN",
     "ZERO_COPY_MIN",
     "recv_message",
     "send_message",
@@ -34,8 +32,6 @@ ZERO_COPY_MIN = zmq.COPY_THRESHOLD
 NOBLOCK = int(zmq.NOBLOCK)
 SNDMORE = int(zmq.SNDMORE)
 RCVMORE = int(zmq.RCVMORE)
-EVENTS = int(zmq.EVENTS)
-POLLIN = int(zmq.POLLIN)
 
 # Kernel socket buffer size asked for on the bridge's sockets. The default (about 200 KB
 # on Linux) makes a large message cross in many small read/write system calls, each

@@ -1,24 +1,60 @@
 """Fixtures: real server processes on private endpoints, and clients connected to them.
 
-Every socket wait is scaled by SKBRIDGE_TEST_TIMEOUT_SCALE (default 1) so slow machines
-can stretch the limits without editing tests.
+Every socket wait is scaled by SKBRIDGE_TEST_TIME_SCALE (default 1; the TypeScript suite
+reads the same variable) so slow machines can stretch the limits without editing tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from bridge.client import Client
+from bridge.endpoints import resolve_endpoint
 from bridge.launcher import ServerProcess, spawn_server
+from bridge.server import Server
 
-TIMEOUT_SCALE = float(os.environ.get("SKBRIDGE_TEST_TIMEOUT_SCALE", "1"))
+TIME_SCALE = float(os.environ.get("SKBRIDGE_TEST_TIME_SCALE", "1"))
 
 
 def scaled(seconds: float) -> float:
-    return seconds * TIMEOUT_SCALE
+    return seconds * TIME_SCALE
+
+
+def wait_until(condition: Callable[[], Any], seconds: float, what: str) -> Any:
+    """Poll ``condition`` until it is truthy (returned) or ``scaled(seconds)`` pass (fail)."""
+    deadline = time.monotonic() + scaled(seconds)
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {scaled(seconds):.1f} s waiting for {what}")
+        time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def in_process_server(**options: Any) -> Iterator[tuple[Server, str]]:
+    """A :class:`Server` serving from a thread of this process, for tests that reach into
+    it (patched classes, internal counters). Yields the server and its endpoint."""
+    options.setdefault("workers", 1)
+    server = Server(resolve_endpoint(None), **options)
+    endpoint = server.bind()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield server, endpoint
+    finally:
+        server.stop()
+        thread.join(scaled(10))
+        assert not thread.is_alive(), "the server loop did not stop"
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import msgpack
@@ -13,13 +12,11 @@ import zmq
 from bridge import errors
 from bridge.classes import Offered
 from bridge.client import Client
-from bridge.endpoints import resolve_endpoint
 from bridge.launcher import spawn_server
-from bridge.server import Server
 from estimators import MiniBatchKMeans
 from schemas import MINIBATCH_KMEANS
 
-from .conftest import scaled
+from .conftest import in_process_server, scaled
 
 X = np.random.default_rng(0).normal(size=(40, 3))
 
@@ -400,15 +397,8 @@ class _Buggy(MiniBatchKMeans):
 
 def test_internal_error_keeps_serving():
     """A non-estimator failure replies 'internal' and the same server keeps answering."""
-    server = Server(
-        resolve_endpoint(None),
-        workers=1,
-        classes={"MiniBatchKMeans": Offered(_Buggy, MINIBATCH_KMEANS)},
-    )
-    endpoint = server.bind()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    try:
+    classes = {"MiniBatchKMeans": Offered(_Buggy, MINIBATCH_KMEANS)}
+    with in_process_server(classes=classes) as (_, endpoint):
         with Client(endpoint, timeout=scaled(30)) as client:
             km = client.init("MiniBatchKMeans", n_clusters=2)
             client.call(km, "fit", X=X)
@@ -417,10 +407,6 @@ def test_internal_error_keeps_serving():
             assert info.value.code == "internal"
             assert client.get(km, "n_features_in_") == 3
             assert client.ping()["pong"]
-    finally:
-        server.stop()
-        thread.join(scaled(10))
-        server.close()
 
 
 def test_debug_mode_sends_tracebacks():
