@@ -26,12 +26,13 @@ import itertools
 import threading
 import time
 import uuid
+import warnings
 from typing import Any
 
 import msgpack
 import zmq
 
-from bridge.errors import BridgeError, ProtocolError, error_class
+from bridge.errors import BridgeError, error_class
 from bridge.frames import Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
 from bridge.sockets import recv_message, send_message, tune_socket
@@ -169,9 +170,16 @@ class Client:
         header = msgpack.unpackb(raw_header, raw=False)
         rid = header.get("id")
         if rid is None:
-            # The server could not read some request at all, so it cannot say which one.
-            error = header.get("error", {})
-            raise ProtocolError(error.get("message", "protocol error"))
+            # The server could not read one of our requests at all, so it cannot say which
+            # one: nobody's reply. Pending requests end by their own timeout.
+            error = header.get("error") or {}
+            warnings.warn(
+                f"server could not read a request ({error.get('code')}): "
+                f"{error.get('message')}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return None
         if rid not in self._outstanding:
             return None  # a reply we stopped waiting for
         self._outstanding.discard(rid)

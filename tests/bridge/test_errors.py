@@ -423,3 +423,31 @@ def test_error_classes_cover_every_code():
         assert errors.error_class(code).code == code
     unknown = errors.error_class("from_the_future")
     assert unknown is errors.BridgeError
+
+
+def test_client_warns_on_an_unattributable_reply_and_keeps_going():
+    """A reply with id: null (the server could not read one of our requests) belongs to
+    no pending request: the client warns, and the real reply still arrives."""
+    context = zmq.Context.instance()
+    router = context.socket(zmq.ROUTER)
+    router.linger = 0
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        with Client(f"tcp://127.0.0.1:{port}", timeout=scaled(30)) as client:
+            rid = client.submit("ping")
+            assert router.poll(int(scaled(30) * 1000)), "no request"
+            identity, raw = router.recv_multipart()
+            assert msgpack.unpackb(raw)["id"] == rid
+            bad = {
+                "v": 1,
+                "id": None,
+                "ok": False,
+                "error": {"code": "protocol_error", "message": "x"},
+            }
+            good = {"v": 1, "id": rid, "ok": True, "result": {"pong": True}}
+            router.send_multipart([identity, msgpack.packb(bad)])
+            router.send_multipart([identity, msgpack.packb(good)])
+            with pytest.warns(RuntimeWarning, match="could not read a request"):
+                assert client.result(rid) == {"pong": True}
+    finally:
+        router.close()
