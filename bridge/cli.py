@@ -8,7 +8,27 @@ import logging
 import os
 import sys
 
-__all__ = ["main"]
+from bridge.limits import Limits, default_memory_bytes
+
+__all__ = ["JsonFormatter", "main"]
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and exception text).
+
+    Eight lines of our own rather than a logging dependency for them.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +52,75 @@ def _parser() -> argparse.ArgumentParser:
         "estimators with this user's rights)",
     )
     serve.add_argument("--workers", type=int, default=None, help="worker threads")
+    defaults = Limits()
+    limits = serve.add_argument_group("limits (reported by the info op)")
+    limits.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=defaults.max_message_bytes,
+        help="largest frame accepted, enforced by ZeroMQ before it is buffered; a client "
+        "sending more is disconnected (default %(default)s; 0: none)",
+    )
+    limits.add_argument(
+        "--max-instances",
+        type=int,
+        default=defaults.max_instances,
+        help="live instances, over all clients (default %(default)s; 0: none)",
+    )
+    limits.add_argument(
+        "--max-memory-bytes",
+        type=int,
+        default=None,
+        help="bytes instances hold plus bytes of queued requests plus working memory of "
+        "running fits (default: half the machine's memory, at most 8 GiB; 0: none)",
+    )
+    limits.add_argument(
+        "--max-queued-per-session",
+        type=int,
+        default=defaults.max_queued_per_session,
+        help="requests one client session may have waiting or running (default %(default)s)",
+    )
+    limits.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=defaults.lease_seconds,
+        help="a client session silent this long has its instances disposed; clients renew "
+        "on their own while alive (default %(default)s; 0: keep instances forever)",
+    )
+    ops = serve.add_argument_group("operations")
+    ops.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics over HTTP on this port (0: any free port)",
+    )
+    ops.add_argument(
+        "--metrics-address",
+        default="127.0.0.1",
+        help="address of the metrics endpoint (default %(default)s: this machine only)",
+    )
+    ops.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="stderr log format"
+    )
     return parser
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    for name in ("max_message_bytes", "max_instances", "max_queued_per_session"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0")
+    if args.lease_seconds < 0:
+        raise ValueError("--lease-seconds must be >= 0")
+    memory = args.max_memory_bytes
+    if memory is not None and memory < 0:
+        raise ValueError("--max-memory-bytes must be >= 0")
+    return Limits(
+        max_message_bytes=args.max_message_bytes,
+        max_instances=args.max_instances,
+        max_memory_bytes=default_memory_bytes() if memory is None else memory,
+        max_queued_per_session=args.max_queued_per_session,
+        lease_seconds=args.lease_seconds,
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -49,6 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     try:
         endpoint = resolve_endpoint(args.endpoint, allow_remote=args.allow_remote)
+        limits = _limits(args)
     except ValueError as exc:
         print(f"skbridge: {exc}", file=sys.stderr)
         return 2
@@ -56,7 +145,11 @@ def _serve(args: argparse.Namespace) -> int:
     # good (threadpoolctl's per-call limits cannot be nested across threads reliably).
     threadpool_limits(limits=1, user_api="blas")
     server = Server(
-        endpoint, workers=args.workers, debug=args.debug, release_idle_memory=keep_free_memory()
+        endpoint,
+        workers=args.workers,
+        debug=args.debug,
+        release_idle_memory=keep_free_memory(),
+        limits=limits,
     )
     try:
         url = server.bind()
@@ -66,6 +159,11 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     server.install_signal_handlers()
     ready = {"event": "ready", "endpoint": url, "protocol": PROTOCOL_VERSION, "pid": os.getpid()}
+    if args.metrics_port is not None:
+        from bridge.metrics import serve_metrics
+
+        metrics = serve_metrics(server.stats, args.metrics_port, args.metrics_address)
+        ready["metrics"] = f"http://{args.metrics_address}:{metrics.server_port}/metrics"
     sys.stdout.write(json.dumps(ready) + "\n")
     sys.stdout.flush()
     # The ready line must be the only thing on stdout, but estimators print progress
@@ -89,10 +187,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    if getattr(args, "log_format", "text") == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "debug", False) else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        handlers=[handler],
     )
     logging.captureWarnings(True)
     if args.command == "serve":

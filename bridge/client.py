@@ -32,7 +32,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from bridge.errors import BridgeError, error_class
+from bridge.errors import BridgeError, ResourceExhausted, error_class
 from bridge.frames import Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
 from bridge.sockets import recv_message, send_message, tune_socket
@@ -66,11 +66,26 @@ class Client:
     """
 
     def __init__(
-        self, endpoint: str, *, timeout: float | None = 60.0, context: zmq.Context | None = None
+        self,
+        endpoint: str,
+        *,
+        timeout: float | None = 60.0,
+        context: zmq.Context | None = None,
+        session: str | None = None,
+        renew: bool = True,
     ) -> None:
+        """``session`` names this client's session (the owner of the instances it
+        creates; default: a fresh random id). With ``renew`` the client keeps its lease
+        alive from a background thread once it owns an instance."""
         self.endpoint = endpoint
         self.timeout = timeout
-        self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
+        self.session = session or uuid.uuid4().hex
+        self._context = context or zmq.Context.instance()
+        self._renew = renew
+        self._renewer: _Renewer | None = None
+        # The server's limits (from info), read before the first instance is created.
+        self.limits: dict[str, Any] | None = None
+        self._socket = self._context.socket(zmq.DEALER)
         self._socket.linger = 0
         self._socket.sndhwm = 0
         self._socket.rcvhwm = 0
@@ -100,7 +115,7 @@ class Client:
         self._enter()
         try:
             rid = next(self._ids) % (MAX_REQUEST_ID + 1)
-            header = {"v": PROTOCOL_VERSION, "id": rid, "op": op}
+            header = {"v": PROTOCOL_VERSION, "id": rid, "op": op, "session": self.session}
             buffers: list[Any] = []
             if fields:
                 # Plain fields (get, dispose) skip the Encoder on the hot path.
@@ -111,6 +126,8 @@ class Client:
                 else:
                     header.update(fields)
             packed = self._packer.pack(header)
+            if buffers and self.limits:
+                _check_sizes(buffers, self.limits)
             if buffers:
                 send_message(self._socket, [packed, *buffers])
             else:
@@ -174,8 +191,7 @@ class Client:
             # one: nobody's reply. Pending requests end by their own timeout.
             error = header.get("error") or {}
             warnings.warn(
-                f"server could not read a request ({error.get('code')}): "
-                f"{error.get('message')}",
+                f"server could not read a request ({error.get('code')}): {error.get('message')}",
                 RuntimeWarning,
                 stacklevel=4,
             )
@@ -217,10 +233,18 @@ class Client:
     def instances(self) -> list[dict[str, Any]]:
         return self.request("instances")
 
+    def stats(self) -> dict[str, Any]:
+        return self.request("stats")
+
     def init(self, class_name: str, /, instance: str | None = None, **options: Any) -> str:
         """Create an instance; return its id (generated unless ``instance`` is given)."""
+        if self.limits is None:
+            self.limits = self.info().get("limits", {})
         instance = instance or f"{class_name}{uuid.uuid4().hex[:12]}"
         self.request("init", **{"class": class_name, "instance": instance, "options": options})
+        lease = float(self.limits.get("lease_seconds") or 0)
+        if self._renew and lease and self._renewer is None:
+            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease)
         return instance
 
     def call(self, instance: str, method: str, /, **params: Any) -> Any:
@@ -242,6 +266,9 @@ class Client:
     # -- lifetime ----------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.stop()
+            self._renewer = None
         self._socket.close(linger=0)
 
     def __enter__(self) -> Client:
@@ -249,3 +276,56 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_sizes(buffers: list[Any], limits: dict[str, Any]) -> None:
+    """Refuse to send what the server would refuse, with the reason, before sending."""
+    largest = max(memoryview(buffer).nbytes for buffer in buffers)
+    limit = limits.get("max_message_bytes") or 0
+    if limit and largest > limit:
+        raise ResourceExhausted(
+            f"an array of {largest} bytes exceeds the server's max_message_bytes={limit}; "
+            "send smaller batches or raise --max-message-bytes"
+        )
+    frames = limits.get("max_frames") or 0
+    if frames and len(buffers) > frames:
+        raise ResourceExhausted(
+            f"{len(buffers)} arrays in one request exceed the server's max_frames={frames}"
+        )
+
+
+class _Renewer:
+    """Keeps a session's lease alive: a ping with the session id every third of the lease,
+    from a thread of its own on a socket of its own (a Client is single-threaded)."""
+
+    def __init__(self, context: zmq.Context, endpoint: str, session: str, lease: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(context, endpoint, session, max(0.05, min(60.0, lease / 3))),
+            name="skbridge-lease",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(self, context: zmq.Context, endpoint: str, session: str, every: float) -> None:
+        sock = context.socket(zmq.DEALER)
+        sock.linger = 0
+        if endpoint.startswith("tcp://["):
+            sock.ipv6 = True
+        sock.connect(endpoint)
+        packer = msgpack.Packer(use_bin_type=True)
+        try:
+            for rid in itertools.count(1):
+                if self._stop.wait(every):
+                    break
+                header = {"v": PROTOCOL_VERSION, "id": rid, "op": "ping", "session": session}
+                sock.send(packer.pack(header))
+                while sock.poll(0):  # replies only prove the server is there; drop them
+                    sock.recv_multipart()
+        finally:
+            sock.close(linger=0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -121,15 +122,24 @@ def _check_output_library(params: dict[str, Any]) -> None:
 
 
 def call_method(
-    slot: Slot, method: str, spec: MethodContract, params: dict[str, Any], buffers: list[Any]
+    slot: Slot,
+    method: str,
+    spec: MethodContract,
+    params: dict[str, Any],
+    buffers: list[Any],
+    *,
+    before: Callable[[dict[str, Any]], None] | None = None,
 ) -> Any:
     """Run ``method`` (found in the slot's contract as ``spec``) on the slot's estimator;
-    return a value ready for the Encoder."""
+    return a value ready for the Encoder. ``before(kwargs)`` runs after validation and
+    before the estimator (limits are checked there)."""
     contract = slot.contract
     decoder = Decoder(buffers, accept_tables=False)
     decoded = decoder.decode(params)
     decoder.check_all_used()
     kwargs = validate(spec.params, decoded, noun="parameter", where=f"{contract.name}.{method}")
+    if before is not None:
+        before(kwargs)
     if method == "set_output":
         _check_output_library(kwargs)
     if method == "get_metadata_routing":

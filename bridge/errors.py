@@ -20,6 +20,7 @@ __all__ = [
     "MissingDependency",
     "NotFitted",
     "ProtocolError",
+    "ResourceExhausted",
     "UnknownAttribute",
     "UnknownClass",
     "UnknownInstance",
@@ -105,6 +106,10 @@ class EstimatorError(BridgeError):
 
 class MissingDependency(BridgeError):
     code = "missing_dependency"
+
+
+class ResourceExhausted(BridgeError):
+    code = "resource_exhausted"
 
 
 class InternalError(BridgeError):

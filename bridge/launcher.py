@@ -61,11 +61,13 @@ def spawn_server(
     python: str = sys.executable,
     env: dict[str, str] | None = None,
     stderr: Any = None,
+    extra_args: list[str] | None = None,
 ) -> ServerProcess:
     """Run ``python -m bridge serve`` and return once it printed its ready line.
 
     Raises RuntimeError if the process exits or stays silent for ``timeout`` seconds.
-    ``stderr`` is passed to Popen (default: inherit, so server logs show up).
+    ``stderr`` is passed to Popen (default: inherit, so server logs show up);
+    ``extra_args`` are more ``serve`` flags (limits, leases, metrics...).
     """
     args = [python, "-m", "bridge", "serve"]
     if endpoint is not None:
@@ -76,6 +78,7 @@ def spawn_server(
         args.append("--debug")
     if allow_remote:
         args.append("--allow-remote")
+    args += extra_args or []
     child_env = dict(os.environ if env is None else env)
     # Make this checkout importable in the child even when it is not installed.
     child_env["PYTHONPATH"] = os.pathsep.join(

@@ -1,13 +1,13 @@
 """The operations of PROTOCOL.md section 3: one handler per op, run on the socket loop.
 
 Each request passes through here once: its header keys are checked, names are checked
-against the contract, and the work is either answered at once (cheap ops, idle ``get``) or
-wrapped in a job for the instance's queue. A job decodes its arrays and validates its
-parameters in the worker (O(size) work stays off the loop), runs the estimator, and
-encodes the result or translates the error, in :func:`job`.
+against the contract, limits are applied, and the work is either answered at once (cheap
+ops, idle ``get``) or wrapped in a job for the instance's queue. A job decodes its arrays
+and validates its parameters in the worker (O(size) work stays off the loop), runs the
+estimator, and encodes the result or translates the error, in :meth:`Operations.job`.
 
-The envelope (version, id, op, buffer frames on array-less ops) was checked by the server
-before a handler is called.
+The envelope (version, id, op, session, buffer frames on array-less ops) was checked by
+the server before a handler is called.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sklearn
 
 from bridge import __version__
 from bridge.dispatch import call_method, decode_options, read_attribute, translate
-from bridge.errors import UnknownAttribute, UnknownMethod
+from bridge.errors import ResourceExhausted, UnknownAttribute, UnknownMethod
 from bridge.frames import Encoder
+from bridge.limits import Limits, MemoryBudget
 from bridge.protocol import (
     PROTOCOL_VERSION,
     failure,
@@ -35,9 +36,10 @@ from bridge.protocol import (
 )
 from bridge.registry import Registry, Slot
 from bridge.scheduler import Scheduler
+from bridge.sessions import Session, Sessions
 from bridge.workers import Job
 
-__all__ = ["Operations"]
+__all__ = ["Operations", "Request"]
 
 # Result types sent as they are (numpy scalars and arrays go through the Encoder).
 _PLAIN = frozenset([type(None), bool, int, float, str])
@@ -46,8 +48,17 @@ Reply = Callable[[Any, dict[str, Any]], None]
 Send = Callable[[list[Any]], None]
 
 
+class Request(NamedTuple):
+    identity: Any  # the client's routing frame
+    rid: int
+    header: dict[str, Any]
+    buffers: list[Any]
+    session: Session
+    received: float  # time.monotonic() at receipt
+
+
 class Operations:
-    """The op handlers, bound to the server's registry, scheduler and reply path.
+    """The op handlers, bound to the server's state and reply path.
 
     ``reply(identity, header)`` sends a reply built on the loop; ``send(parts)`` sends
     ready frames; ``pack`` is the loop's own (not thread-safe) msgpack packer.
@@ -57,19 +68,28 @@ class Operations:
         self,
         registry: Registry,
         scheduler: Scheduler,
+        sessions: Sessions,
+        limits: Limits,
+        budget: MemoryBudget,
         *,
         reply: Reply,
         send: Send,
         pack: Callable[[dict[str, Any]], bytes],
+        stats: Callable[[], dict[str, Any]],
         debug: bool,
     ) -> None:
         self.registry = registry
         self.scheduler = scheduler
+        self.sessions = sessions
+        self.limits = limits
+        self.budget = budget
         self.debug = debug
         self._reply = reply
         self._send = send
         self._pack = pack
-        self.handlers: dict[str, Callable[[Any, int, dict[str, Any], list[Any]], None]] = {
+        self._stats = stats
+        # Each handler returns True when it queued a job (which replies when it ends).
+        self.handlers: dict[str, Callable[[Request], bool | None]] = {
             "ping": self.ping,
             "info": self.info,
             "instances": self.instances,
@@ -77,6 +97,7 @@ class Operations:
             "call": self.call,
             "get": self.get,
             "dispose": self.dispose,
+            "stats": self.stats,
         }
 
     # -- jobs --------------------------------------------------------------------------
@@ -111,15 +132,34 @@ class Operations:
 
         return run
 
-    def _queue(self, slot: Slot, identity: Any, run: Callable[[], list[Any]]) -> None:
-        self.scheduler.submit(Job(slot.token, identity, run))
+    def _queue(self, request: Request, slot: Slot, run: Callable[[], list[Any]]) -> bool:
+        """Queue ``run`` on the slot, counted against the session and the memory budget."""
+        session = request.session
+        limit = self.limits.max_queued_per_session
+        if limit and session.queued >= limit:
+            raise ResourceExhausted(
+                f"max_queued_per_session={limit} reached: session {session.name!r} has "
+                f"{session.queued} requests waiting or running",
+                details=[{"limit": "max_queued_per_session", "value": limit}],
+            )
+        nbytes = sum(memoryview(buffer).nbytes for buffer in request.buffers)
+        if nbytes:
+            self.budget.admit(nbytes)
+        session.queued += 1
+        self.scheduler.submit(
+            Job(slot.token, request.identity, run, session, nbytes, request.received, slot)
+        )
+        return True
+
+    def _owned_slot(self, request: Request) -> Slot:
+        return self.registry.lookup(require_instance_id(request.header))
 
     # -- handlers ----------------------------------------------------------------------
 
-    def ping(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        self._reply(identity, success(rid, {"pong": True, "time": time.time()}))
+    def ping(self, request: Request) -> None:
+        self._reply(request.identity, success(request.rid, {"pong": True, "time": time.time()}))
 
-    def info(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
+    def info(self, request: Request) -> None:
         info = {
             "server": __version__,
             "protocol": PROTOCOL_VERSION,
@@ -127,32 +167,57 @@ class Operations:
             "numpy": np.__version__,
             "scikit_learn": sklearn.__version__,
             "classes": self.registry.class_names,
+            "limits": self.limits.to_wire() | {"max_memory_bytes": self.budget.limit},
+            "instances": len(self.registry),
+            "sessions": len(self.sessions),
         }
-        self._reply(identity, success(rid, info))
+        self._reply(request.identity, success(request.rid, info))
 
-    def instances(
-        self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]
-    ) -> None:
-        self._reply(identity, success(rid, [slot.describe() for slot in self.registry.slots()]))
+    def instances(self, request: Request) -> None:
+        listing = []
+        expiry: dict[str, float | None] = {}
+        for slot in self.registry.slots():
+            entry = slot.describe()
+            owner = slot.owner
+            if owner not in expiry:
+                session = self.sessions.get(owner)
+                expiry[owner] = None if session is None else self.sessions.expires_at(session)
+            entry["lease_expires"] = expiry[owner]
+            listing.append(entry)
+        self._reply(request.identity, success(request.rid, listing))
 
-    def init(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
+    def stats(self, request: Request) -> None:
+        self._reply(request.identity, success(request.rid, self._stats()))
+
+    def init(self, request: Request) -> None:
+        header = request.header
         class_name = require_str(header, "class")
         instance_id = require_instance_id(header)
         options = require_map(header, "options")
         offered = self.registry.offered(class_name)
         self.registry.check_free(instance_id)
-        kwargs = decode_options(offered.contract, options, buffers)
+        limit = self.limits.max_instances
+        if limit and len(self.registry) >= limit:
+            raise ResourceExhausted(
+                f"max_instances={limit} reached: dispose instances before creating more",
+                details=[{"limit": "max_instances", "value": limit}],
+            )
+        kwargs = decode_options(offered.contract, options, request.buffers)
         # Constructors of scikit-learn-style estimators only store their arguments, so this
         # is cheap enough for the loop; doing it here makes the id usable immediately.
         try:
             estimator = offered.cls(**kwargs)
         except Exception as exc:
             raise translate(exc, debug=self.debug) from None
-        self.registry.add(instance_id, offered, estimator)
-        self._reply(identity, success(rid, {"instance": instance_id}))
+        slot = self.registry.add(instance_id, offered, estimator, request.session.name)
+        request.session.instances.add(instance_id)
+        slot.accounted = slot.nbytes
+        self.budget.hold(slot.nbytes)
+        self._reply(request.identity, success(request.rid, {"instance": instance_id}))
 
-    def call(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        slot = self.registry.lookup(require_instance_id(header))
+    def call(self, request: Request) -> bool:
+        header = request.header
+        slot = self._owned_slot(request)
         name = require_str(header, "method")
         contract = slot.contract
         method = contract.methods.get(name)
@@ -162,14 +227,35 @@ class Operations:
                 f"{', '.join(contract.methods)}"
             )
         params = require_map(header, "params")
+        buffers = request.buffers
+        estimate = self.registry.offered(slot.class_name).working_bytes
+        budget = self.budget
+
+        def work() -> Any:
+            reserved = 0
+
+            def reserve(kwargs: dict[str, Any]) -> None:
+                # Called after validation, before the estimator allocates anything.
+                nonlocal reserved
+                need = estimate(slot.estimator, name, kwargs) if estimate else 0
+                if need:
+                    budget.reserve(need, f"{contract.name}.{name}")
+                    reserved = need
+
+            try:
+                return call_method(slot, name, method, params, buffers, before=reserve)
+            finally:
+                if reserved:
+                    budget.unreserve(reserved)
+                slot.refresh()
+
         # Decoding and validating the parameters happens in the worker: for large CSR
         # input the structural check is O(nnz), which must not stall the loop.
-        work = self.job(rid, lambda: call_method(slot, name, method, params, buffers))
-        self._queue(slot, identity, work)
+        return self._queue(request, slot, self.job(request.rid, work))
 
-    def get(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        slot = self.registry.lookup(require_instance_id(header))
-        attribute = require_str(header, "attribute")
+    def get(self, request: Request) -> bool:
+        slot = self._owned_slot(request)
+        attribute = require_str(request.header, "attribute")
         contract = slot.contract
         if attribute not in contract.attributes:
             raise UnknownAttribute(
@@ -179,17 +265,42 @@ class Operations:
         if self.scheduler.idle(slot.token):
             # Nothing queued or running on this instance: reading an attribute is cheap
             # and cannot race with a worker, so answer without a thread hop.
-            self._send(
-                [identity, *self.job(rid, lambda: read_attribute(slot, attribute), self._pack)()]
-            )
+            run = self.job(request.rid, lambda: read_attribute(slot, attribute), self._pack)
+            self._send([request.identity, *run()])
         else:
-            self._queue(slot, identity, self.job(rid, lambda: read_attribute(slot, attribute)))
+            work = self.job(request.rid, lambda: read_attribute(slot, attribute))
+            return self._queue(request, slot, work)
+        return False
 
-    def dispose(self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]) -> None:
-        slot = self.registry.remove(require_instance_id(header))
+    def dispose(self, request: Request) -> bool:
+        slot = self.remove(require_instance_id(request.header))
         result = {"instance": slot.instance_id}
         if self.scheduler.idle(slot.token):
-            self._reply(identity, success(rid, result))
+            self._reply(request.identity, success(request.rid, result))
         else:
             # Calls queued before the dispose still run; the reply waits for them.
-            self._queue(slot, identity, self.job(rid, lambda: result))
+            return self._queue(request, slot, self.job(request.rid, lambda: result))
+        return False
+
+    # -- shared with the server --------------------------------------------------------
+
+    def remove(self, instance_id: str) -> Slot:
+        """Unregister an instance and stop counting what it holds."""
+        slot = self.registry.remove(instance_id)
+        owner = self.sessions.get(slot.owner)
+        if owner is not None:
+            owner.instances.discard(instance_id)
+        self.budget.hold(-slot.accounted)
+        slot.accounted = 0
+        return slot
+
+    def settle(self, job: Job) -> None:
+        """A job ended: release what it counted and update its instance's held bytes."""
+        slot = job.slot
+        if job.session is not None:
+            job.session.queued -= 1
+        if job.nbytes:
+            self.budget.done(job.nbytes)
+        if slot is not None and not slot.removed and slot.nbytes != slot.accounted:
+            self.budget.hold(slot.nbytes - slot.accounted)
+            slot.accounted = slot.nbytes

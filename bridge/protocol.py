@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -16,15 +18,50 @@ OPS = tuple(OPERATIONS)
 INSTANCE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
-def unpack_header(raw: bytes | memoryview) -> dict[str, Any]:
+def header_unpacker(limits: Any) -> Callable[[bytes | memoryview], Any]:
+    """msgpack's decoder with the server's size limits, checked while it parses.
+
+    The limits bound what one header can make the loop do: no map with more entries
+    than ``limits.max_map_len`` (there are no more option or parameter names than that),
+    no string or array longer than the header may be.
+    """
+    return functools.partial(
+        msgpack.unpackb,
+        raw=False,
+        strict_map_key=True,
+        use_list=True,
+        max_map_len=limits.max_map_len,
+        max_array_len=limits.max_header_bytes,
+        max_str_len=limits.max_header_bytes,
+        max_bin_len=limits.max_header_bytes,
+        max_ext_len=0,
+    )
+
+
+_DEFAULT_UNPACK = functools.partial(msgpack.unpackb, raw=False, strict_map_key=True, use_list=True)
+
+
+def unpack_header(
+    raw: bytes | memoryview, unpack: Callable[[bytes | memoryview], Any] = _DEFAULT_UNPACK
+) -> dict[str, Any]:
     """Decode a header frame into a map, or raise ProtocolError."""
     try:
-        header = msgpack.unpackb(raw, raw=False, strict_map_key=True, use_list=True)
+        header = unpack(raw)
     except Exception as exc:  # msgpack raises several unrelated types on bad input
-        raise ProtocolError(f"header is not valid msgpack: {exc}") from None
+        raise ProtocolError(f"header is not valid msgpack within the limits: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError(f"header must be a map, got {type(header).__name__}")
     return header
+
+
+def session_name(header: dict[str, Any], identity: bytes) -> str:
+    """The request's session: its ``session`` key, else its connection's routing id."""
+    session = header.get("session")
+    if session is None:
+        return "conn-" + identity.hex()
+    if not isinstance(session, str) or not INSTANCE_ID.fullmatch(session):
+        raise ProtocolError("'session' must be 1-128 characters from [A-Za-z0-9_.:-]")
+    return session
 
 
 def pack_header(header: dict[str, Any]) -> bytes:

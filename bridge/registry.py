@@ -29,31 +29,55 @@ _DISPOSED_MEMORY = 4096
 _TOKEN = struct.Struct("<Q")
 
 
+def state_bytes(estimator: Any) -> int:
+    """Bytes held by an estimator's array attributes."""
+    # vars() is copied first because a worker may be adding attributes right now.
+    state = dict(vars(estimator))
+    return int(sum(v.nbytes for v in state.values() if isinstance(v, np.ndarray)))
+
+
+def is_fitted(estimator: Any) -> bool:
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
+
+
 @dataclass(eq=False)
 class Slot:
     """One estimator instance. ``token`` names it to the scheduler and in worker replies
-    (ids can be reused after dispose; tokens never are)."""
+    (ids can be reused after dispose; tokens never are). ``owner`` is the session that
+    created it.
+
+    ``fitted`` and ``nbytes`` are refreshed by the worker after each job (so listing
+    instances costs no estimator inspection); ``accounted`` is what the memory budget
+    counts for this slot, updated on the loop.
+    """
 
     instance_id: str
     class_name: str
     estimator: Any
     contract: ClassContract
     token: bytes
+    owner: str = ""
+    fitted: bool = False
+    nbytes: int = 0
+    accounted: int = 0
+    removed: bool = False
+
+    def refresh(self) -> None:
+        """Re-read ``fitted`` and ``nbytes`` (on the thread that just used the estimator)."""
+        self.nbytes = state_bytes(self.estimator)
+        self.fitted = is_fitted(self.estimator)
 
     def describe(self) -> dict[str, Any]:
-        # vars() is copied first because a worker may be adding attributes right now.
-        state = dict(vars(self.estimator))
-        nbytes = sum(v.nbytes for v in state.values() if isinstance(v, np.ndarray))
-        try:
-            check_is_fitted(self.estimator)
-            fitted = True
-        except NotFittedError:
-            fitted = False
         return {
             "instance": self.instance_id,
             "class": self.class_name,
-            "fitted": fitted,
-            "nbytes": int(nbytes),
+            "fitted": self.fitted,
+            "nbytes": self.nbytes,
+            "owner": self.owner,
         }
 
 
@@ -83,10 +107,14 @@ class Registry:
         if instance_id in self._slots:
             raise DuplicateInstance(f"instance {instance_id!r} already exists")
 
-    def add(self, instance_id: str, offered: Offered, estimator: Any) -> Slot:
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def add(self, instance_id: str, offered: Offered, estimator: Any, owner: str = "") -> Slot:
         self.check_free(instance_id)
         token = _TOKEN.pack(next(self._tokens))
-        slot = Slot(instance_id, offered.contract.name, estimator, offered.contract, token)
+        slot = Slot(instance_id, offered.contract.name, estimator, offered.contract, token, owner)
+        slot.refresh()
         self._slots[instance_id] = slot
         self._disposed.pop(instance_id, None)
         return slot
@@ -101,6 +129,7 @@ class Registry:
 
     def remove(self, instance_id: str) -> Slot:
         slot = self.lookup(instance_id)
+        slot.removed = True
         del self._slots[instance_id]
         self._disposed[instance_id] = None
         if len(self._disposed) > _DISPOSED_MEMORY:

@@ -24,6 +24,7 @@ class Scheduler:
         # Instance token -> jobs waiting behind the one that runs. A token is present
         # exactly while a job of that instance runs.
         self._queues: dict[bytes, deque[Job]] = {}
+        self._running: dict[bytes, Job] = {}
 
     def idle(self, token: bytes) -> bool:
         """Nothing runs or waits for this instance."""
@@ -34,19 +35,36 @@ class Scheduler:
         waiting = self._queues.get(job.token)
         if waiting is None:
             self._queues[job.token] = deque()
-            self._pool.submit(job)
+            self._start(job)
         else:
             waiting.append(job)
 
-    def finished(self, token: bytes) -> None:
-        """The running job of ``token``'s instance is done: start its next one."""
+    def _start(self, job: Job) -> None:
+        self._running[job.token] = job
+        self._pool.submit(job)
+
+    def finished(self, token: bytes) -> Job | None:
+        """The running job of ``token``'s instance is done: start its next one and return
+        the one that finished."""
         waiting = self._queues.get(token)
         if waiting is None:
             log.error("finished job for unknown token %r", token)
-        elif waiting:
-            self._pool.submit(waiting.popleft())
+            return None
+        done = self._running.pop(token)
+        if waiting:
+            self._start(waiting.popleft())
         else:
             del self._queues[token]
+        return done
+
+    def drop(self, token: bytes) -> list[Job]:
+        """Remove and return the jobs waiting (not running) for ``token``'s instance."""
+        waiting = self._queues.get(token)
+        if not waiting:
+            return []
+        dropped = list(waiting)
+        waiting.clear()
+        return dropped
 
     def queued(self) -> int:
         """Jobs waiting behind a running one, over all instances."""

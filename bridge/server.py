@@ -24,6 +24,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,12 +34,24 @@ import zmq
 from bridge.classes import CLASSES, Offered
 from bridge.dispatch import internal_error
 from bridge.endpoints import Endpoint
-from bridge.errors import BridgeError, ProtocolError
+from bridge.errors import BridgeError, ProtocolError, ResourceExhausted
+from bridge.limits import Limits, MemoryBudget, default_memory_bytes
 from bridge.memory import release_free_memory
-from bridge.operations import Operations
-from bridge.protocol import OPERATIONS, check_request, failure, request_id, success, unpack_header
+from bridge.metrics import Stats
+from bridge.operations import Operations, Request
+from bridge.protocol import (
+    OPERATIONS,
+    check_request,
+    failure,
+    header_unpacker,
+    request_id,
+    session_name,
+    success,
+    unpack_header,
+)
 from bridge.registry import Registry
 from bridge.scheduler import Scheduler
+from bridge.sessions import Session, Sessions
 from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
 from bridge.workers import WorkerPool
 
@@ -49,6 +62,13 @@ log = logging.getLogger("skbridge.server")
 _LINGER_MS = 1000
 # Quiet time after which free memory kept for the next large message is given back.
 _IDLE_MS = 2000
+# Period of the loop's timed work (lease expiry, idle release).
+_TICK_MS = 500
+# Messages queued per peer and direction (see __init__).
+_HWM = 10_000
+# Worker replies are packed headers starting {"v":..,"id":..,"ok":false: look for the
+# false (0xc2) after "ok" without decoding successful replies.
+_ERROR_MARK = b"\xa2ok\xc2"
 
 
 def default_workers() -> int:
@@ -66,18 +86,28 @@ class Server:
         debug: bool = False,
         classes: Mapping[str, Offered] = CLASSES,
         release_idle_memory: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         """``release_idle_memory``: call :func:`~bridge.memory.release_free_memory` after
         ``_IDLE_MS`` without messages (for a process set up by ``keep_free_memory``)."""
         self.endpoint = endpoint
         self.debug = debug
         self._release_idle_memory = release_idle_memory
+        self.limits = limits = limits or Limits()
         self.registry = Registry(classes)
+        self.sessions = Sessions(limits.lease_seconds)
+        self.budget = MemoryBudget(limits.max_memory_bytes or default_memory_bytes())
+        self.stats = Stats(self._gauges)
         self._context = zmq.Context()
         self._router = self._context.socket(zmq.ROUTER)
-        # Unlimited queues: a pipelining client must never see its replies dropped.
-        self._router.sndhwm = 0
-        self._router.rcvhwm = 0
+        # Bounded queues per peer: a client that floods stops being read (its sender
+        # blocks) instead of growing the server's memory. Replies are never more than
+        # the requests a session may have in flight plus cheap answers.
+        self._router.rcvhwm = _HWM
+        self._router.sndhwm = _HWM
+        if limits.max_message_bytes:
+            # libzmq drops a peer whose frame is larger, before the frame is buffered.
+            self._router.setsockopt(zmq.MAXMSGSIZE, limits.max_message_bytes)
         self._router.ipv6 = endpoint.ipv6
         tune_socket(self._router)
         secret = os.urandom(16)
@@ -102,12 +132,20 @@ class Server:
         self.operations = Operations(
             self.registry,
             self.scheduler,
+            self.sessions,
+            limits,
+            self.budget,
             reply=self._reply,
             send=self._send,
             pack=self._pack,
+            stats=self.stats.snapshot,
             debug=debug,
         )
         self._handlers = {**self.operations.handlers, "shutdown": self._shutdown}
+        self._unpack = header_unpacker(limits)
+        self._next_tick = 0.0
+        self._last_message = 0.0
+        self._released = True  # nothing received since the last release
         # Ops whose requests may carry buffer frames (those with array references).
         self._with_buffers = frozenset(name for name, op in OPERATIONS.items() if op.buffers)
 
@@ -154,21 +192,64 @@ class Server:
         router = self._router
         recv = router.recv
         inside = self._inside
-        release = self._release_idle_memory
-        armed = False  # a receive timeout is set to notice the next idle moment
+        monotonic = time.monotonic
+        # The loop wakes at least every tick for timed work (leases, idle memory release).
+        router.rcvtimeo = _TICK_MS
         while not self._stopping:
             try:
                 identity = recv()
-            except zmq.Again:  # _IDLE_MS without a message
-                release_free_memory()
-                router.rcvtimeo, armed = -1, False
+            except zmq.Again:
+                self._tick(monotonic())
                 continue
-            if release and not armed:
-                router.rcvtimeo, armed = _IDLE_MS, True
             if identity in inside:
                 self._from_inside(identity)
             else:
                 self._request(identity)
+            now = monotonic()
+            self._last_message = now
+            self._released = False
+            if now >= self._next_tick:
+                self._tick(now)
+
+    def _tick(self, now: float) -> None:
+        """Timed work: reap expired sessions, give back idle memory."""
+        self._next_tick = now + _TICK_MS / 1000
+        for session in self.sessions.expired(now):
+            self._reap(session)
+        if (
+            self._release_idle_memory
+            and not self._released
+            and now - self._last_message >= _IDLE_MS / 1000
+        ):
+            release_free_memory()
+            self._released = True
+
+    def _reap(self, session: Session) -> None:
+        """A session's lease ran out: dispose its instances and drop their queued work."""
+        if not session.instances:
+            return
+        self.stats.reaped_sessions += 1
+        for instance_id in list(session.instances):
+            slot = self.operations.remove(instance_id)
+            for job in self.scheduler.drop(slot.token):
+                self.operations.settle(job)
+            self.stats.reaped_instances += 1
+        log.info(
+            "session %s silent for over %g s: disposed its instances",
+            session.name,
+            self.sessions.lease_seconds,
+        )
+
+    def _gauges(self) -> dict[str, int]:
+        return {
+            "instances": len(self.registry),
+            "sessions": len(self.sessions),
+            "bytes_held": self.budget.held,
+            "bytes_pending": self.budget.pending,
+            "bytes_reserved": self.budget.reserved,
+            "jobs_running": self.scheduler.running(),
+            "jobs_queued": self.scheduler.queued(),
+        }
 
     def _request(self, identity: bytes) -> None:
         """Receive the rest of a client's message and handle it.
@@ -216,7 +297,11 @@ class Server:
             return  # stop() was called; the loop checks _stopping next
         if reply:  # a bare token (the job failed to build a reply) only frees the queue
             self._send(reply)
-        self.scheduler.finished(token)
+            self._account(reply[1], _ERROR_MARK in reply[1][:24])
+        job = self.scheduler.finished(token)
+        if job is not None:
+            self.operations.settle(job)
+            self.stats.latency(time.monotonic() - job.received)
 
     def _send(self, parts: list[Any]) -> None:
         try:
@@ -227,28 +312,56 @@ class Server:
     def _reply(self, identity: Any, header: dict[str, Any]) -> None:
         """Send a reply built on the loop thread (never with buffers)."""
         self._send([identity, self._pack(header)])
+        if not header["ok"]:
+            self.stats.error(header["error"]["code"])
+
+    def _account(self, raw_header: bytes, failed: bool) -> None:
+        """Count a worker's error reply by its code (success needs no decoding)."""
+        if failed:
+            code = msgpack.unpackb(raw_header).get("error", {}).get("code", "internal")
+            self.stats.error(code)
 
     def _handle(self, identity: bytes, raw_header: bytes | None, frames: list[Any]) -> None:
         rid: int | None = None
+        received = time.monotonic()
         try:
             if raw_header is None:
                 raise ProtocolError("empty message: expected a header frame")
-            header = unpack_header(raw_header)
+            limits = self.limits
+            if len(raw_header) > limits.max_header_bytes:
+                raise ResourceExhausted(
+                    f"max_header_bytes={limits.max_header_bytes} exceeded: the header frame "
+                    f"has {len(raw_header)} bytes (arrays belong in buffer frames)",
+                    details=[{"limit": "max_header_bytes", "value": limits.max_header_bytes}],
+                )
+            header = unpack_header(raw_header, self._unpack)
             rid = request_id(header)  # known before the checks, so errors can carry it
             op = check_request(header, rid)
-            if frames and op not in self._with_buffers:
-                raise ProtocolError(f"'{op}' takes no buffer frames, got {len(frames)}")
-            buffers = [frame.buffer for frame in frames] if frames else []
-            self._handlers[op](identity, rid, header, buffers)
+            self.stats.request(op)
+            if frames:
+                if op not in self._with_buffers:
+                    raise ProtocolError(f"'{op}' takes no buffer frames, got {len(frames)}")
+                if len(frames) > limits.max_frames:
+                    raise ResourceExhausted(
+                        f"max_frames={limits.max_frames} exceeded: the message has "
+                        f"{len(frames)} buffer frames",
+                        details=[{"limit": "max_frames", "value": limits.max_frames}],
+                    )
+                buffers = [frame.buffer for frame in frames]
+            else:
+                buffers = []
+            session = self.sessions.touch(session_name(header, identity), received)
+            queued = self._handlers[op](Request(identity, rid, header, buffers, session, received))
         except BridgeError as exc:
             self._reply(identity, failure(rid, exc.to_wire(debug=self.debug)))
         except Exception as exc:  # a bug in a handler must not stop the server
             error = internal_error(exc, debug=self.debug)
             self._reply(identity, failure(rid, error.to_wire(debug=self.debug)))
+        else:
+            if not queued:
+                self.stats.latency(time.monotonic() - received)
 
-    def _shutdown(
-        self, identity: Any, rid: int, header: dict[str, Any], buffers: list[Any]
-    ) -> None:
-        self._reply(identity, success(rid, {"shutdown": True}))
+    def _shutdown(self, request: Request) -> None:
+        self._reply(request.identity, success(request.rid, {"shutdown": True}))
         log.info("shutdown requested")
         self._stopping = True

@@ -30,6 +30,12 @@ class Job(NamedTuple):
     token: bytes  # tells the loop which instance finished, so it can start the next job
     identity: Any  # the client's ROUTER routing frame
     run: Callable[[], list[Any]]
+    # Accounting the loop settles when the job ends: the session it counts against, the
+    # request's buffer bytes, and when it was received (for latency).
+    session: Any = None
+    nbytes: int = 0
+    received: float = 0.0
+    slot: Any = None
 
 
 class WorkerPool:

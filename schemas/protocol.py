@@ -34,6 +34,8 @@ PROTOCOL_VERSION = 1
 
 # Request ids must survive a round trip through a JavaScript number.
 MAX_REQUEST_ID = 2**53 - 1
+ID_PATTERN = "^[A-Za-z0-9_.:-]{1,128}$"
+SESSION_PATTERN = ID_PATTERN
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Operation:
 
 _INSTANCE = {
     "type": "string",
-    "pattern": "^[A-Za-z0-9_.:-]{1,128}$",
+    "pattern": ID_PATTERN,
     "description": "instance id chosen by the client at init",
 }
 
@@ -83,6 +85,7 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
             _keys(instance=_INSTANCE, attribute={"type": "string"}),
         ),
         "dispose": Operation("release an instance and its id", _keys(instance=_INSTANCE)),
+        "stats": Operation("counters, latency percentiles, bytes held and queue depths", _keys()),
         "shutdown": Operation("stop the server", _keys()),
     }
 )
@@ -110,6 +113,10 @@ ERRORS: MappingProxyType[str, str] = MappingProxyType(
         "missing_dependency": (
             "a feature needs a package the server lacks (e.g. "
             '`set_output(transform="polars")` without polars)'
+        ),
+        "resource_exhausted": (
+            "a server limit would be exceeded (the message names the limit and the value); "
+            "nothing already held is lost"
         ),
         "internal": "a bug in the server; the server keeps serving",
     }
@@ -143,6 +150,12 @@ class RequestHeader(_Envelope):
     v: int = Field(description="protocol version", ge=PROTOCOL_VERSION, le=PROTOCOL_VERSION)
     id: int = Field(description="request id, echoed by the reply", ge=0, le=MAX_REQUEST_ID)
     op: str = Field(description="the operation", json_schema_extra={"enum": list(OPERATIONS)})
+    session: str | None = Field(
+        default=None,
+        description="the client's session id (owner of the instances it creates, renewed by "
+        "every request); without it the connection stands for the session",
+        pattern=SESSION_PATTERN,
+    )
 
 
 class ErrorBody(BaseModel):

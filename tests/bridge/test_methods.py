@@ -6,6 +6,8 @@ input and the ipc/tcp transports.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -228,7 +230,15 @@ def test_instances_and_info(ipc_client):
     assert info["scikit_learn"] == sklearn.__version__
     km = ipc_client.init("MiniBatchKMeans", n_clusters=2)
     listed = {entry["instance"]: entry for entry in ipc_client.instances()}
-    assert listed[km] == {"instance": km, "class": "MiniBatchKMeans", "fitted": False, "nbytes": 0}
+    entry = listed[km]
+    assert entry.pop("lease_expires") > time.time()
+    assert entry == {
+        "instance": km,
+        "class": "MiniBatchKMeans",
+        "fitted": False,
+        "nbytes": 0,
+        "owner": ipc_client.session,
+    }
     ipc_client.call(km, "fit", X=make_data("float64", "dense"))
     entry = {e["instance"]: e for e in ipc_client.instances()}[km]
     assert entry["fitted"] is True and entry["nbytes"] > 0
