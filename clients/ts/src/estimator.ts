@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto'
 
-import type { ResultMode } from './arrays.js'
+import type { ResultMode } from './array-types.js'
 import type { PythonBridge } from './bridge.js'
 import {
   AlreadyInitializedError,
@@ -16,7 +16,7 @@ import {
   NotInitializedError,
   ServerExitedError,
 } from './errors.js'
-import { type ArrayKind, FrameSink, encodeMap } from './frames.js'
+import { type ArrayKind, FrameSink, encodeMap } from './encode.js'
 import type { CallOptions } from './transport.js'
 
 /**

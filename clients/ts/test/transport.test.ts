@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 
-import { AbortedError, BridgeDisconnectedError, ProtocolError, RequestTimeoutError, ServerExitedError, Transport } from '../src/index.js'
+import { AbortedError, BridgeDisconnectedError, ProtocolError, RequestTimeoutError, ServerExitedError } from '../src/index.js'
+import { Transport } from '../src/transport.js'
 import { FakeServer, ms } from './helpers.js'
 
 describe('transport (fake ROUTER server)', () => {
