@@ -73,6 +73,28 @@ describe('transport (fake ROUTER server)', () => {
     assert.equal(transport.pendingCount, 0)
   })
 
+  it('a reply with id null matches no request: a process warning with the server\'s code and message, the request ends by its timeout', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error): void => void warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const p = transport.request({ op: 'unreadable' }, [], { timeout: ms(300) })
+      const req = await server.waitOp('unreadable')
+      await server.reply(req, { id: null, ok: false, error: { code: 'protocol_error', message: 'frame 0 is not a msgpack map' } })
+      await assert.rejects(p, RequestTimeoutError)
+      const ours = warnings.filter((w) => w.name === 'SkbridgeWarning')
+      assert.equal(ours.length, 1)
+      assert.equal((ours[0] as Error & { code?: string }).code, 'protocol_error')
+      assert.match(ours[0]!.message, /frame 0 is not a msgpack map/)
+      // The transport keeps running.
+      const q = transport.request({ op: 'after-null-id' })
+      await server.ok(await server.waitOp('after-null-id'), 'still here')
+      assert.equal((await q).header.result, 'still here')
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   it('rejects replies speaking another protocol version', async () => {
     const p = transport.request({ op: 'version-check' })
     await server.reply(await server.waitOp('version-check'), { v: 2, ok: true, result: null })
