@@ -30,7 +30,7 @@ import type { CallOptions } from './transport.js'
 export type ReturnKind = 'self' | 'matrix' | 'vector' | 'strings' | 'value'
 
 /**
- * The runtime part of a class's contract, as generated in `generated/types.ts`.
+ * The runtime part of a class's contract, as generated in `generated/contracts.ts`.
  *
  * @example
  * ```ts

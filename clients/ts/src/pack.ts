@@ -7,9 +7,9 @@
  */
 
 import type { CsrMatrix, NdArrayLike } from './array-types.js'
-import { arrayNames, dtypeOf, elementCount, isTypedArray } from './dtypes.js'
+import { arrayNames, dtypeOf, elementCount, isDType, isTypedArray } from './dtypes.js'
 import { InvalidInputError } from './errors.js'
-import { type DType, SPARSE_DATA_DTYPES, SPARSE_INDEX_DTYPES, type TypedArray, type TypedArrayCtor } from './generated/dtypes.js'
+import { DTYPE_ARRAY, type DType, SPARSE_DATA_DTYPES, SPARSE_INDEX_DTYPES, type TypedArray, type TypedArrayCtor } from './generated/dtypes.js'
 
 /**
  * Returns `true` for CSR matrix objects (`{ format: 'csr', ... }`).
@@ -104,11 +104,10 @@ export function fromNdArrayLike(value: NdArrayLike, field?: string): DenseArray 
     )
   }
   let dtype = dtypeOf(data)
-  if (value.dtype !== undefined) {
-    if (value.dtype === 'bool' && dtype === 'uint8') dtype = 'bool'
-    else if (value.dtype !== dtype) {
-      throw new InvalidInputError(`dtype ${value.dtype} does not match data of type ${dtype}`, field)
-    }
+  if (value.dtype !== undefined && value.dtype !== dtype) {
+    // A dtype stored in another's typed array (bool in a Uint8Array) must be named.
+    if (isDType(value.dtype) && data instanceof DTYPE_ARRAY[value.dtype]) dtype = value.dtype
+    else throw new InvalidInputError(`dtype ${String(value.dtype)} does not match data of type ${dtype}`, field)
   }
   const dense: DenseArray = { data, dtype, shape }
   const columns = columnsOf(value.columns, shape.length === 2 ? shape[1] : undefined, field)
