@@ -17,6 +17,17 @@ interface Contract {
   [key: string]: unknown
 }
 
+/** Temp dirs made by these tests, removed at the end. */
+const made: string[] = []
+function scratch(): string {
+  const dir = tempDir()
+  made.push(dir)
+  return dir
+}
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+})
+
 function readContract(): Contract {
   return JSON.parse(readFileSync(SCHEMA, 'utf8')) as Contract
 }
@@ -30,7 +41,7 @@ function runGenerator(...args: string[]): { status: number | null; output: strin
 function modifiedContract(change: (c: Contract) => void): string {
   const contract = readContract()
   change(contract)
-  const path = join(tempDir(), 'contract.schema.json')
+  const path = join(scratch(), 'contract.schema.json')
   writeFileSync(path, JSON.stringify(contract))
   return path
 }
@@ -42,7 +53,7 @@ describe('generated code', () => {
   })
 
   it('--check fails on an edited, a missing or a left-over generated file', () => {
-    const dir = tempDir()
+    const dir = scratch()
     cpSync(GENERATED, dir, { recursive: true })
     assert.equal(runGenerator('--check', '--schema', SCHEMA, '--out-dir', dir).status, 0)
 
