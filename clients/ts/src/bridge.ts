@@ -5,17 +5,13 @@
  * @module
  */
 
-import type { ResultMode } from './arrays.js'
-import {
-  BridgeDisconnectedError,
-  ServerExitedError,
-  ServerStartError,
-  type SkbridgeError,
-  errorFromWire,
-} from './errors.js'
-import { decodeValue } from './frames.js'
+import type { ResultMode } from './array-types.js'
+import { BridgeDisconnectedError, ServerExitedError, ServerStartError, type SkbridgeError } from './errors.js'
+import { decodeValue } from './decode.js'
 import { type ServerProcess, spawnServer } from './server.js'
-import { type CallOptions, PROTOCOL_VERSION, Transport } from './transport.js'
+import { PROTOCOL_VERSION } from './generated/protocol.js'
+import { type CallOptions, Transport } from './transport.js'
+import { errorFromWire } from './wire-errors.js'
 
 /** Default milliseconds to wait for a spawned server's ready line (or a first ping). */
 const DEFAULT_STARTUP_TIMEOUT = 30_000

@@ -1,36 +1,15 @@
 /**
- * The skbridge error hierarchy.
+ * The skbridge error hierarchy: the base classes and the errors only the client can see.
  *
  * Every error raised by this package is a {@link SkbridgeError} with a stable machine
- * `code`. Server-side codes are the ones of the wire protocol (section 4 of
- * `docs/PROTOCOL.md`); client-side codes cover what only the client can see (timeouts,
- * aborts, a dead server, misuse of an estimator).
+ * `code`. The server's codes and their classes are facts of the contract, generated into
+ * `generated/errors.ts`; client-side codes cover what only the client can see (timeouts,
+ * aborts, a dead server, misuse of an estimator, bad input caught before sending).
  *
  * @module
  */
 
-/**
- * Error codes sent by the server in a failure reply (protocol v1, section 4).
- *
- * @example
- * ```ts
- * const code: ServerErrorCode = 'not_fitted'
- * ```
- */
-export type ServerErrorCode =
-  | 'protocol_error'
-  | 'unsupported_version'
-  | 'unknown_op'
-  | 'unknown_class'
-  | 'duplicate_instance'
-  | 'unknown_instance'
-  | 'unknown_method'
-  | 'unknown_attribute'
-  | 'invalid_params'
-  | 'not_fitted'
-  | 'estimator_error'
-  | 'missing_dependency'
-  | 'internal'
+import type { ServerErrorCode } from './generated/errors.js'
 
 /**
  * Error codes raised by the client itself, without a server reply.
@@ -107,7 +86,24 @@ export class SkbridgeError extends Error {
 }
 
 /**
- * An error reported by the server in a failure reply.
+ * What a failure reply carries besides its code and message.
+ *
+ * @example
+ * ```ts
+ * const o: ServerErrorOptions = { details: [{ field: 'n_clusters', value: 0, message: 'must be >= 1' }] }
+ * ```
+ */
+export interface ServerErrorOptions {
+  /** Python traceback, sent only when the server runs with `--debug`. */
+  traceback?: string
+  /** One entry per offending field (`invalid_params`). */
+  details?: InvalidParamDetail[]
+}
+
+/**
+ * An error reported by the server in a failure reply. Each server code has its own
+ * subclass (`NotFittedError`, `InvalidParamsError`...); a code this client does not know
+ * (from a newer server) comes as a plain `ServerError`.
  *
  * @example
  * ```ts
@@ -116,197 +112,11 @@ export class SkbridgeError extends Error {
  */
 export class ServerError extends SkbridgeError {
   declare readonly code: ServerErrorCode
-  constructor(code: ServerErrorCode, message: string, options?: { traceback?: string }) {
-    super(code, message, options)
-  }
-}
-
-/**
- * The server could not parse the request or found a bad array reference.
- *
- * @example
- * ```ts
- * err instanceof ProtocolError && err.code === 'protocol_error'
- * ```
- */
-export class ProtocolError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('protocol_error', message, options)
-  }
-}
-
-/**
- * The server does not speak the protocol version this client sent.
- *
- * @example
- * ```ts
- * err instanceof UnsupportedVersionError && err.code === 'unsupported_version'
- * ```
- */
-export class UnsupportedVersionError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('unsupported_version', message, options)
-  }
-}
-
-/**
- * The server does not know the requested operation.
- *
- * @example
- * ```ts
- * err instanceof UnknownOpError && err.code === 'unknown_op'
- * ```
- */
-export class UnknownOpError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('unknown_op', message, options)
-  }
-}
-
-/**
- * The server does not offer the requested estimator class.
- *
- * @example
- * ```ts
- * err instanceof UnknownClassError && err.code === 'unknown_class'
- * ```
- */
-export class UnknownClassError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('unknown_class', message, options)
-  }
-}
-
-/**
- * An instance with this id already exists on the server.
- *
- * @example
- * ```ts
- * err instanceof DuplicateInstanceError && err.code === 'duplicate_instance'
- * ```
- */
-export class DuplicateInstanceError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('duplicate_instance', message, options)
-  }
-}
-
-/**
- * The instance id was never created or was disposed.
- *
- * @example
- * ```ts
- * err instanceof UnknownInstanceError && err.code === 'unknown_instance'
- * ```
- */
-export class UnknownInstanceError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('unknown_instance', message, options)
-  }
-}
-
-/**
- * The method is not part of the contract.
- *
- * @example
- * ```ts
- * err instanceof UnknownMethodError && err.code === 'unknown_method'
- * ```
- */
-export class UnknownMethodError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('unknown_method', message, options)
-  }
-}
-
-/**
- * The attribute is not part of the contract.
- *
- * @example
- * ```ts
- * err instanceof UnknownAttributeError && err.code === 'unknown_attribute'
- * ```
- */
-export class UnknownAttributeError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('unknown_attribute', message, options)
-  }
-}
-
-/**
- * Options or parameters failed the schema. `details` lists every offending field.
- *
- * @example
- * ```ts
- * try {
- *   await new MiniBatchKMeans({ n_clusters: -1 }).init(py)
- * } catch (err) {
- *   if (err instanceof InvalidParamsError) console.log(err.details[0]?.field) // 'n_clusters'
- * }
- * ```
- */
-export class InvalidParamsError extends ServerError {
-  /** The offending fields, their values and what was expected. */
+  /** The offending fields of an `invalid_params` error (empty for the other codes). */
   readonly details: InvalidParamDetail[]
-  constructor(message: string, details: InvalidParamDetail[], options?: { traceback?: string }) {
-    super('invalid_params', message, options)
-    this.details = details
-  }
-}
-
-/**
- * A method or attribute that needs a fitted estimator was used before `fit`.
- *
- * @example
- * ```ts
- * err instanceof NotFittedError && err.code === 'not_fitted'
- * ```
- */
-export class NotFittedError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('not_fitted', message, options)
-  }
-}
-
-/**
- * The estimator rejected the data (the message is scikit-learn's).
- *
- * @example
- * ```ts
- * err instanceof EstimatorError && err.code === 'estimator_error'
- * ```
- */
-export class EstimatorError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('estimator_error', message, options)
-  }
-}
-
-/**
- * A feature needs a Python package the server lacks (e.g. polars).
- *
- * @example
- * ```ts
- * err instanceof MissingDependencyError && err.code === 'missing_dependency'
- * ```
- */
-export class MissingDependencyError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('missing_dependency', message, options)
-  }
-}
-
-/**
- * A bug in the server; the server keeps serving.
- *
- * @example
- * ```ts
- * err instanceof InternalServerError && err.code === 'internal'
- * ```
- */
-export class InternalServerError extends ServerError {
-  constructor(message: string, options?: { traceback?: string }) {
-    super('internal', message, options)
+  constructor(code: ServerErrorCode, message: string, options?: ServerErrorOptions) {
+    super(code, message, options?.traceback === undefined ? undefined : { traceback: options.traceback })
+    this.details = options?.details ?? []
   }
 }
 
@@ -498,64 +308,4 @@ export class InvalidInputError extends SkbridgeError {
     super('invalid_input', field === undefined ? message : `${field}: ${message}`)
     this.field = field
   }
-}
-
-const SIMPLE_SERVER_ERRORS: Record<
-  Exclude<ServerErrorCode, 'invalid_params'>,
-  new (message: string, options?: { traceback?: string }) => ServerError
-> = {
-  protocol_error: ProtocolError,
-  unsupported_version: UnsupportedVersionError,
-  unknown_op: UnknownOpError,
-  unknown_class: UnknownClassError,
-  duplicate_instance: DuplicateInstanceError,
-  unknown_instance: UnknownInstanceError,
-  unknown_method: UnknownMethodError,
-  unknown_attribute: UnknownAttributeError,
-  not_fitted: NotFittedError,
-  estimator_error: EstimatorError,
-  missing_dependency: MissingDependencyError,
-  internal: InternalServerError,
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function toDetails(raw: unknown): InvalidParamDetail[] {
-  if (!Array.isArray(raw)) return []
-  return raw.filter(isRecord).map((d) => {
-    const detail: InvalidParamDetail = {
-      field: typeof d.field === 'string' ? d.field : String(d.field),
-      message: typeof d.message === 'string' ? d.message : String(d.message),
-    }
-    if ('value' in d) detail.value = d.value
-    return detail
-  })
-}
-
-/**
- * Builds the error class matching the `error` map of a failure reply.
- *
- * @example
- * ```ts
- * const err = errorFromWire({ code: 'not_fitted', message: 'fit first' })
- * err instanceof NotFittedError // true
- * ```
- */
-export function errorFromWire(error: unknown): ServerError {
-  if (!isRecord(error)) return new ProtocolError(`Malformed error reply: ${String(error)}`)
-  const code = typeof error.code === 'string' ? error.code : 'internal'
-  const message = typeof error.message === 'string' ? error.message : `Server error (${code})`
-  const options = typeof error.traceback === 'string' ? { traceback: error.traceback } : undefined
-  if (code === 'invalid_params') {
-    const details = toDetails(error.details)
-    const unnamed = details.map((d) => d.field).filter((f) => !message.includes(f))
-    const full = unnamed.length > 0 ? `${message} (fields: ${unnamed.join(', ')})` : message
-    return new InvalidParamsError(full, details, options)
-  }
-  const Ctor = SIMPLE_SERVER_ERRORS[code as keyof typeof SIMPLE_SERVER_ERRORS]
-  if (Ctor) return new Ctor(message, options)
-  // A code from a newer server: keep it visible, typed as the base class.
-  return new ServerError(code as ServerErrorCode, message, options)
 }

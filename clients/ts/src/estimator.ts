@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto'
 
-import type { ResultMode } from './arrays.js'
+import type { ResultMode } from './array-types.js'
 import type { PythonBridge } from './bridge.js'
 import {
   AlreadyInitializedError,
@@ -16,7 +16,7 @@ import {
   NotInitializedError,
   ServerExitedError,
 } from './errors.js'
-import { type ArrayKind, FrameSink, encodeMap } from './frames.js'
+import { type ArrayKind, FrameSink, encodeMap } from './encode.js'
 import type { CallOptions } from './transport.js'
 
 /**
@@ -30,7 +30,7 @@ import type { CallOptions } from './transport.js'
 export type ReturnKind = 'self' | 'matrix' | 'vector' | 'strings' | 'value'
 
 /**
- * The runtime part of a class's contract, as generated in `generated/types.ts`.
+ * The runtime part of a class's contract, as generated in `generated/contracts.ts`.
  *
  * @example
  * ```ts

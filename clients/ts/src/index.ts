@@ -2,6 +2,10 @@
  * skbridge: scikit-learn estimators for TypeScript over a ZeroMQ bridge with binary arrays.
  * A drop-in for scikit-learn-ts: `import * as sklearn from 'skbridge'`.
  *
+ * The public surface is the scikit-learn-ts one (`createPythonBridge`, the estimator
+ * classes and their option types), the array types and the errors. Estimator classes and
+ * server error classes are generated from the contract.
+ *
  * @example
  * ```ts
  * import * as sklearn from 'skbridge'
@@ -18,12 +22,29 @@
  * @packageDocumentation
  */
 
-export * from './arrays.js'
-export * from './bridge.js'
+export type {
+  CsrMatrix,
+  DType,
+  MatrixInput,
+  MatrixResult,
+  NdArray,
+  NdArrayLike,
+  ResultMode,
+  TypedArray,
+  VectorInput,
+  VectorResult,
+} from './array-types.js'
+export {
+  type BridgeOptions,
+  type InstanceInfo,
+  type PingResult,
+  PythonBridge,
+  type ServerInfo,
+  createPythonBridge,
+} from './bridge.js'
 export * from './errors.js'
-export { Estimator, type EstimatorContract, type ReturnKind } from './estimator.js'
-export { type ArrayKind, type CsrRef, type NdArrayRef, FrameSink, decodeValue, encodeMap, encodeValue, frameView } from './frames.js'
-export * from './generated/types.js'
-export { MiniBatchKMeans } from './MiniBatchKMeans.js'
-export { type ReadyLine, ServerProcess, type SpawnOptions, spawnServer } from './server.js'
-export { type CallOptions, PROTOCOL_VERSION, type Reply, Transport, type TransportOptions } from './transport.js'
+export * from './generated/classes.js'
+export * from './generated/errors.js'
+export type * from './generated/types.js'
+export { PROTOCOL_VERSION } from './generated/protocol.js'
+export type { CallOptions } from './transport.js'

@@ -13,20 +13,9 @@
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { Dealer } from 'zeromq'
 
-import { AbortedError, BridgeDisconnectedError, ProtocolError, RequestTimeoutError, type SkbridgeError } from './errors.js'
-
-/**
- * The protocol version this client speaks.
- *
- * @example
- * ```ts
- * (await py.info()).protocol === PROTOCOL_VERSION
- * ```
- */
-export const PROTOCOL_VERSION = 1
-
-/** The largest request id before wrapping around (ids stay exact doubles). */
-const MAX_ID = Number.MAX_SAFE_INTEGER
+import { AbortedError, BridgeDisconnectedError, RequestTimeoutError, type SkbridgeError } from './errors.js'
+import { ProtocolError } from './generated/errors.js'
+import { MAX_REQUEST_ID, PROTOCOL_VERSION } from './generated/protocol.js'
 
 /**
  * Kernel socket buffer size asked for on the DEALER (the Python side uses the same). The
@@ -210,7 +199,7 @@ export class Transport {
 
   private allocateId(): number {
     const id = this.nextId
-    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1
+    this.nextId = this.nextId >= MAX_REQUEST_ID ? 1 : this.nextId + 1
     return id
   }
 
@@ -274,11 +263,11 @@ export class Transport {
     }
     if (typeof header !== 'object' || header === null || Array.isArray(header)) return
     const h = header as Record<string, unknown>
-    if (typeof h.id !== 'number') {
-      // id: null is the server saying it could not parse one of our requests. It cannot be
-      // matched; a request that caused it will end by its timeout.
+    if (h.id === null) {
+      warnUnmatched(h.error)
       return
     }
+    if (typeof h.id !== 'number') return
     const entry = this.pending.get(h.id)
     if (!entry) return // timed out or aborted earlier
     this.pending.delete(h.id)
@@ -289,6 +278,22 @@ export class Transport {
     }
     entry.resolve({ header: h, frames })
   }
+}
+
+/**
+ * A reply with `id: null`: the server could not read one of our requests. It matches no
+ * pending request (the one that caused it ends by its timeout), so it is reported as a
+ * process warning carrying the server's code and message, and the transport keeps running.
+ */
+function warnUnmatched(error: unknown): void {
+  const e = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {}
+  const code = typeof e.code === 'string' ? e.code : 'unknown'
+  const message = typeof e.message === 'string' ? e.message : 'no message'
+  process.emitWarning(`skbridge server could not read a request (${code}): ${message}`, {
+    type: 'SkbridgeWarning',
+    code,
+    detail: 'The reply has id null, so it matches no pending request; that request ends by its timeout.',
+  })
 }
 
 function describe(fields: Record<string, unknown>): string {

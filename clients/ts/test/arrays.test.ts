@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 
-import {
-  InvalidInputError,
-  dtypeOf,
-  fromCsr,
-  fromNdArrayLike,
-  fromNumbers,
-  fromRows,
-  isCsrMatrix,
-  isNdArrayLike,
-  toNested,
-} from '../src/index.js'
+import { toNested } from '../src/decode.js'
+import { dtypeOf } from '../src/dtypes.js'
+import { InvalidInputError } from '../src/index.js'
+import { fromCsr, fromNdArrayLike, fromNumbers, fromRows, isCsrMatrix, isNdArrayLike } from '../src/pack.js'
 
 describe('arrays: inputs', () => {
   it('packs number[][] row-major into float64', () => {

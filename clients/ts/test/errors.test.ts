@@ -2,8 +2,11 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 
 import * as sk from '../src/index.js'
+import { errorFromWire } from '../src/wire-errors.js'
 
 describe('errors', () => {
+  // Public names and codes users catch by: they must not change (the contract test checks
+  // that the set of server codes is exactly the contract's).
   const table: Array<[string, new (...args: never[]) => sk.SkbridgeError]> = [
     ['protocol_error', sk.ProtocolError],
     ['unsupported_version', sk.UnsupportedVersionError],
@@ -22,7 +25,7 @@ describe('errors', () => {
 
   for (const [code, Ctor] of table) {
     it(`maps ${code} to ${Ctor.name}`, () => {
-      const err = sk.errorFromWire({ code, message: `boom ${code}` })
+      const err = errorFromWire({ code, message: `boom ${code}` })
       assert.ok(err instanceof Ctor)
       assert.ok(err instanceof sk.ServerError)
       assert.ok(err instanceof sk.SkbridgeError)
@@ -34,7 +37,7 @@ describe('errors', () => {
   }
 
   it('invalid_params carries details and names the fields', () => {
-    const err = sk.errorFromWire({
+    const err = errorFromWire({
       code: 'invalid_params',
       message: 'Invalid options for MiniBatchKMeans',
       details: [{ field: 'n_clusters', value: -1, message: 'Input should be greater than or equal to 1' }],
@@ -47,10 +50,10 @@ describe('errors', () => {
   })
 
   it('unknown codes stay visible', () => {
-    const err = sk.errorFromWire({ code: 'brand_new', message: 'x' })
+    const err = errorFromWire({ code: 'brand_new', message: 'x' })
     assert.ok(err instanceof sk.ServerError)
     assert.equal(err.code, 'brand_new')
-    assert.ok(sk.errorFromWire('garbage') instanceof sk.ProtocolError)
+    assert.ok(errorFromWire('garbage') instanceof sk.ProtocolError)
   })
 
   it('client-side errors carry their codes', () => {

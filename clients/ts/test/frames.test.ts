@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 
-import { FrameSink, InvalidInputError, ProtocolError, decodeValue, encodeMap, encodeValue, frameView } from '../src/index.js'
+import { decodeValue, frameView } from '../src/decode.js'
+import { FrameSink, encodeMap, encodeValue } from '../src/encode.js'
+import { InvalidInputError, ProtocolError } from '../src/index.js'
 
 describe('frames: encoding', () => {
   it('number[][] becomes one float64 frame with the C-order bytes', () => {

@@ -4,7 +4,7 @@ import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 
-import { PKG_ROOT, PYTHON, REPO_ROOT, tempDir } from './helpers.js'
+import { PKG_ROOT, PYTHON, REPO_ROOT, ms, tempDir } from './helpers.js'
 
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 
@@ -48,7 +48,7 @@ void main
 `
 
 describe('npm pack', () => {
-  it('the packed tarball installs into a fresh project and clusters data', { timeout: 180_000 }, () => {
+  it('the packed tarball installs into a fresh project and clusters data', { timeout: ms(180_000) }, () => {
     const dest = tempDir('skbridge-pack-')
     execFileSync(NPM, ['pack', '--pack-destination', dest], { cwd: PKG_ROOT, stdio: 'pipe' })
     const tarball = readdirSync(dest).find((f) => f.endsWith('.tgz'))

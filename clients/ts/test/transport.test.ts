@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 
-import { AbortedError, BridgeDisconnectedError, ProtocolError, RequestTimeoutError, ServerExitedError, Transport } from '../src/index.js'
+import { AbortedError, BridgeDisconnectedError, ProtocolError, RequestTimeoutError, ServerExitedError } from '../src/index.js'
+import { Transport } from '../src/transport.js'
 import { FakeServer, ms } from './helpers.js'
 
 describe('transport (fake ROUTER server)', () => {
@@ -70,6 +71,28 @@ describe('transport (fake ROUTER server)', () => {
     await assert.rejects(p, (e: unknown) => e instanceof AbortedError && e.code === 'aborted')
     await assert.rejects(transport.request({ op: 'x' }, [], { signal: AbortSignal.abort() }), AbortedError)
     assert.equal(transport.pendingCount, 0)
+  })
+
+  it('a reply with id null matches no request: a process warning with the server\'s code and message, the request ends by its timeout', async () => {
+    const warnings: Error[] = []
+    const onWarning = (w: Error): void => void warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const p = transport.request({ op: 'unreadable' }, [], { timeout: ms(300) })
+      const req = await server.waitOp('unreadable')
+      await server.reply(req, { id: null, ok: false, error: { code: 'protocol_error', message: 'frame 0 is not a msgpack map' } })
+      await assert.rejects(p, RequestTimeoutError)
+      const ours = warnings.filter((w) => w.name === 'SkbridgeWarning')
+      assert.equal(ours.length, 1)
+      assert.equal((ours[0] as Error & { code?: string }).code, 'protocol_error')
+      assert.match(ours[0]!.message, /frame 0 is not a msgpack map/)
+      // The transport keeps running.
+      const q = transport.request({ op: 'after-null-id' })
+      await server.ok(await server.waitOp('after-null-id'), 'still here')
+      assert.equal((await q).header.result, 'still here')
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 
   it('rejects replies speaking another protocol version', async () => {

@@ -1,0 +1,91 @@
+// generated/<Class>.ts: one estimator class per contract class, with a typed method per
+// contract method and an accessor per attribute; generated/classes.ts re-exports them.
+
+import { HEADER, camel, docWithExample, pascal, propKey } from './text.mjs'
+import { exampleOptions, exampleParams, plainShape, returnKind } from './schema.mjs'
+
+function methodLines(cls, method, m, deref) {
+  const params = deref(m.params ?? { type: 'object', properties: {} })
+  const hasRequired = (params.required ?? []).length > 0
+  const args = exampleParams(params, deref)
+  const kind = returnKind(m.returns, deref)
+  const call = `await model.${method}(${args})`
+  const example = kind === 'self' ? [call] : [`const ${camel(method)} = ${call} // ${plainShape(kind, m.returns, deref)}`]
+  const type = `${cls}Results<M, this>[${propKey(method) === method ? `'${method}'` : propKey(method)}]`
+  const opts = `opts: ${cls}${pascal(method)}Params${hasRequired ? '' : ' = {}'}`
+  return [
+    ...docWithExample('  ', [m.description ?? ''], example),
+    `  ${propKey(method)}(${opts}, options?: CallOptions): Promise<${type}> {`,
+    `    return this._call('${method}', opts, options) as Promise<${type}>`,
+    '  }',
+    '',
+  ]
+}
+
+function attributeLines(cls, attr, a, deref) {
+  const kind = returnKind(a, deref)
+  const type = `${cls}Attributes<M>['${attr}']`
+  return [
+    ...docWithExample('  ', [a.description ?? ''], [`const ${camel(attr)} = await model.${attr} // ${plainShape(kind, a, deref)}`]),
+    `  get ${attr}(): Promise<${type}> {`,
+    `    return this._get('${attr}') as Promise<${type}>`,
+    '  }',
+    '',
+  ]
+}
+
+export function classFile(cls, c, deref) {
+  const methods = Object.entries(c.methods ?? {})
+  const paramTypes = methods.map(([method]) => `${cls}${pascal(method)}Params`)
+  const typeImports = [`${cls}Attributes`, `${cls}Options`, `${cls}Results`, ...paramTypes].sort()
+  const fit = c.methods?.fit ? ['await model.fit({ X }) // X: number[][], typed-array rows, { data, shape } or CSR'] : []
+  const out = [
+    ...HEADER,
+    "import type { ResultMode } from '../array-types.js'",
+    "import { Estimator } from '../estimator.js'",
+    "import type { CallOptions } from '../transport.js'",
+    `import { ${cls}Contract } from './contracts.js'`,
+    `import type {\n${typeImports.map((t) => `  ${t},`).join('\n')}\n} from './types.js'`,
+    '',
+    ...docWithExample(
+      '',
+      [
+        `${c.description ?? cls} Computed by scikit-learn-compatible code in a Python server process; arrays travel as raw binary frames.`,
+        '',
+        'Every method takes its parameters as one object (as in scikit-learn-ts) and, optionally, a second `CallOptions` object with a `timeout` and an `AbortSignal`.',
+        '',
+        `\`M\` is the result mode of the bridge: leave it out for plain \`number[][]\` results; write \`new ${cls}<'ndarray'>()\` to use a bridge made with \`{ ndarray: true }\`.`,
+      ],
+      [
+        "import * as sklearn from 'skbridge'",
+        '',
+        'const py = await sklearn.createPythonBridge()',
+        `const model = new sklearn.${cls}()`,
+        'await model.init(py)',
+        ...fit,
+        'await model.dispose()',
+        'await py.disconnect()',
+      ],
+    ),
+    `export class ${cls}<M extends ResultMode = 'plain'> extends Estimator<${cls}Options, M> {`,
+    ...docWithExample('  ', [`Creates the estimator locally; nothing reaches Python until \`init(py)\`.`], [
+      `const model = new ${cls}(${exampleOptions(c.options, deref)})`,
+    ]),
+    `  constructor(opts?: ${cls}Options) {`,
+    `    super(${cls}Contract, opts)`,
+    '  }',
+    '',
+  ]
+  for (const [method, m] of methods) out.push(...methodLines(cls, method, m, deref))
+  for (const [attr, a] of Object.entries(c.attributes ?? {})) out.push(...attributeLines(cls, attr, a, deref))
+  if (out[out.length - 1] === '') out.pop()
+  out.push('}', '')
+  return out.join('\n')
+}
+
+export function classesBarrel(contract) {
+  const out = [...HEADER]
+  for (const cls of Object.keys(contract.classes ?? {})) out.push(`export { ${cls} } from './${cls}.js'`)
+  out.push('')
+  return out.join('\n')
+}
