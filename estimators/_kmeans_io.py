@@ -15,21 +15,20 @@ from ._model_values import slot
 from ._persistence import ModelSpec, PersistenceMixin
 
 _FLOATS = frozenset({"<f4", "<f8"})
-_NUMBER = ("int", "float", "numpy_scalar")
-_COUNT = ("int", "numpy_scalar")
+_NUMBER = ("int", "float")
 
 _PARAMS = {
-    "n_clusters": slot(*_COUNT),
+    "n_clusters": slot("int"),
     "init": slot("str", "array", dtypes=_FLOATS | {"<i4", "<i8"}, ndim=2),
-    "max_iter": slot(*_COUNT),
-    "batch_size": slot(*_COUNT),
-    "verbose": slot("int", "bool", "numpy_scalar"),
-    "compute_labels": slot("bool", "numpy_scalar"),
-    "random_state": slot("none", "int", "numpy_scalar", "random_state"),
+    "max_iter": slot("int"),
+    "batch_size": slot("int"),
+    "verbose": slot("int", "bool"),
+    "compute_labels": slot("bool"),
+    "random_state": slot("none", "int", "random_state"),
     "tol": slot(*_NUMBER),
-    "max_no_improvement": slot("none", *_COUNT),
-    "init_size": slot("none", *_COUNT),
-    "n_init": slot("str", *_COUNT),
+    "max_no_improvement": slot("none", "int"),
+    "init_size": slot("none", "int"),
+    "n_init": slot("str", "int"),
     "reassignment_ratio": slot(*_NUMBER),
 }
 
@@ -38,13 +37,13 @@ _ATTRIBUTES = {
     "feature_names_in_": slot("str_array"),
     "cluster_centers_": slot("array", dtypes=_FLOATS, ndim=2),
     "labels_": slot("array", dtypes=frozenset({"<i4"}), ndim=1),
-    "inertia_": slot("float", "numpy_scalar"),
+    "inertia_": slot("float"),
     "n_iter_": slot("int", low=0),
     "n_steps_": slot("int", low=0),
     "_n_features_out": slot("int", low=1),
     "_center_weight": slot("array", dtypes=_FLOATS, ndim=1),
     "_since_reassign": slot("int", low=0),
-    "_tol": slot("int", "float", "numpy_scalar"),
+    "_tol": slot(*_NUMBER),
     # Bounded: the inertia sum loops over this many parts in Python.
     "_n_parts": slot("int", low=1, high=4096),
     "_n_init": slot("int", low=1),

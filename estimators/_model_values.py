@@ -4,7 +4,8 @@ Every value becomes a JSON object tagged with its ``type`` (``int``, ``float``,
 ``numpy_scalar``, ``array``, ``str_array``, ``random_state``, ...) so that reading gives
 back the same Python type, not merely the same number: an estimator that kept a
 ``numpy.float32`` keeps one. What each name may hold is declared by the estimator class
-in a ``Slot``; a value outside its slot is refused when writing and when reading.
+in a ``Slot`` of value kinds (``int`` covers Python and NumPy integers alike); a value
+outside its slot is refused when writing and when reading.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ._model_format import (
 
 SCALAR_TYPES = frozenset({"none", "bool", "int", "float", "str"})
 NUMPY_SCALAR_DTYPES = frozenset({"<f4", "<f8", "<i4", "<i8", "|b1"})
+_NUMPY_KIND = {"f": "float", "i": "int", "b": "bool"}  # a numpy scalar's slot kind
 _MT_KEY_WORDS = 624  # words of MT19937 state
 
 
@@ -59,12 +61,13 @@ def _float_json(value: float) -> float | str:
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
-def _type_of(value: Any) -> str:
+def _kind_of(value: Any) -> str:
+    """The slot kind of a value (what a Slot's ``types`` lists)."""
     if value is None:
         return "none"
     # Before the builtins: numpy.float64 is a subclass of float.
     if isinstance(value, (np.bool_, np.integer, np.floating)):
-        return "numpy_scalar"
+        return _NUMPY_KIND.get(value.dtype.kind, "other")
     if type(value) in (bool, int, float, str):
         return type(value).__name__
     if isinstance(value, np.ndarray):
@@ -86,7 +89,7 @@ def encode(
     if spec.ref is not None and isinstance(value, np.random.RandomState):
         if value is params.get(spec.ref):
             return {"type": "param_ref", "name": spec.ref}
-    kind = _type_of(value)
+    kind = _kind_of(value)
     if kind not in spec.types:
         allowed = ", ".join(sorted(spec.types - {"param_ref"}))
         raise ModelFormatError(
@@ -94,14 +97,16 @@ def encode(
         )
     if kind == "none":
         return {"type": "none"}
+    if isinstance(value, np.generic):
+        dtype = value.dtype.newbyteorder("<").str
+        if dtype not in NUMPY_SCALAR_DTYPES:
+            raise ModelFormatError(f"{where}: numpy scalars of dtype {dtype} cannot be stored")
+        number = _float_json(float(value)) if kind == "float" else value.item()
+        return {"type": "numpy_scalar", "dtype": dtype, "value": number}
     if kind in ("bool", "int", "str"):
         return {"type": kind, "value": value}
     if kind == "float":
         return {"type": "float", "value": _float_json(value)}
-    if kind == "numpy_scalar":
-        dtype = value.dtype.newbyteorder("<").str
-        number = float(value) if value.dtype.kind == "f" else value.item()
-        return {"type": "numpy_scalar", "dtype": dtype, "value": _float_json(number)}
     if kind == "array":
         _check_array_value(value, spec, where)
         return writer.add_array(member_name(section, name), value)
@@ -145,11 +150,18 @@ def _entry_type(entry: Any, spec: Slot, where: str) -> str:
     if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
         raise ModelFormatError(f"{where}: each value must be a JSON object with a 'type'")
     kind = entry["type"]
-    if kind not in spec.types:
-        allowed = ", ".join(sorted(spec.types))
-        raise ModelFormatError(f"{where}: type {quote(kind)} is not allowed here ({allowed})")
+    if kind not in _KEYS and kind != "array":
+        raise ModelFormatError(f"{where}: unknown value type {quote(kind)}")
     if kind != "array" and set(entry) != _KEYS[kind]:
         raise ModelFormatError(f"{where}: a {kind} entry needs exactly {sorted(_KEYS[kind])}")
+    slot_kind = kind
+    if kind == "numpy_scalar":
+        if entry["dtype"] not in NUMPY_SCALAR_DTYPES:
+            raise ModelFormatError(f"{where}: numpy scalar dtype {quote(entry['dtype'])} refused")
+        slot_kind = _NUMPY_KIND[np.dtype(entry["dtype"]).kind]
+    if slot_kind not in spec.types:
+        allowed = ", ".join(sorted(spec.types))
+        raise ModelFormatError(f"{where}: a {slot_kind} value is not allowed here ({allowed})")
     return kind
 
 
@@ -207,7 +219,7 @@ def decode(entry: dict, spec: Slot, section: str, name: str, archive: Archive, p
             raise ModelFormatError(f"{where}: {quote(entry['value'])} is not a string")
         return entry["value"]
     if kind == "numpy_scalar":
-        return _decode_numpy_scalar(entry, where)
+        return _decode_numpy_scalar(entry, spec, where)
     if kind == "array":
         array = archive.read_array(entry)
         _check_array_value(array, spec, where)
@@ -231,10 +243,8 @@ def decode(entry: dict, spec: Slot, section: str, name: str, archive: Archive, p
     return _decode_random_state(entry, archive, where)
 
 
-def _decode_numpy_scalar(entry: dict, where: str) -> Any:
-    dtype = entry["dtype"]
-    if dtype not in NUMPY_SCALAR_DTYPES:
-        raise ModelFormatError(f"{where}: numpy scalar dtype {quote(dtype)} is not allowed")
+def _decode_numpy_scalar(entry: dict, spec: Slot, where: str) -> Any:
+    dtype = entry["dtype"]  # one of NUMPY_SCALAR_DTYPES, checked with the entry
     value = entry["value"]
     if dtype[1] == "f":
         return np.dtype(dtype).type(_json_float(value, where))
@@ -243,8 +253,8 @@ def _decode_numpy_scalar(entry: dict, where: str) -> Any:
             raise ModelFormatError(f"{where}: {quote(value)} is not a boolean")
         return np.bool_(value)
     info = np.iinfo(np.dtype(dtype))
-    if type(value) is not int or not info.min <= value <= info.max:
-        raise ModelFormatError(f"{where}: {quote(value)} is not a {np.dtype(dtype).name}")
+    if not info.min <= _json_int(value, spec, where) <= info.max:
+        raise ModelFormatError(f"{where}: {quote(value)} does not fit a {np.dtype(dtype).name}")
     return np.dtype(dtype).type(value)
 
 
