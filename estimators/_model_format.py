@@ -50,6 +50,11 @@ def quote(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def clip(text: str, limit: int = 160) -> str:
+    """A message from elsewhere (an exception's), cut short."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def member_name(section: str, name: str, suffix: str = "") -> str:
     """The one member path an array of ``section``/``name`` may have (``suffix``: ``.key``)."""
     return f"{section}/{name}{suffix}.npy"
@@ -135,7 +140,7 @@ def parse_manifest(data: bytes) -> dict:
     except ModelFormatError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ModelFormatError(f"manifest.json is not valid JSON: {quote(str(exc), 120)}") from None
+        raise ModelFormatError(f"manifest.json is not valid JSON: {clip(str(exc))}") from None
     if not isinstance(manifest, dict):
         raise ModelFormatError("manifest.json must hold a JSON object")
     return manifest
@@ -205,9 +210,7 @@ class Archive:
         try:
             return zipfile.ZipFile(self._stream)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-            raise ModelFormatError(
-                f"damaged or truncated archive: {quote(str(exc), 120)}"
-            ) from None
+            raise ModelFormatError(f"damaged or truncated archive: {clip(str(exc))}") from None
 
     def _check_directory(self) -> dict[str, zipfile.ZipInfo]:
         infos = self._zip.infolist()
@@ -244,7 +247,7 @@ class Archive:
         try:
             return self._zip.read(name)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise ModelFormatError(f"member {name} is damaged: {quote(str(exc), 120)}") from None
+            raise ModelFormatError(f"member {name} is damaged: {clip(str(exc))}") from None
 
     def check_arrays(self, entries: list[tuple[str, dict]]) -> None:
         """Check every array entry, before any data is read.
@@ -282,7 +285,7 @@ class Archive:
         except ModelFormatError:
             raise
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise ModelFormatError(f"member {member} is damaged: {quote(str(exc), 120)}") from None
+            raise ModelFormatError(f"member {member} is damaged: {clip(str(exc))}") from None
         if not array.flags.writeable:
             array = array.copy()
         return array
@@ -294,7 +297,7 @@ class Archive:
                 while chunk := stream.read(_CHUNK):
                     digest.update(chunk)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise ModelFormatError(f"member {member} is damaged: {quote(str(exc), 120)}") from None
+            raise ModelFormatError(f"member {member} is damaged: {clip(str(exc))}") from None
         if digest.hexdigest() != sha256:
             raise ModelFormatError(f"member {member} does not match its SHA-256 checksum")
 
@@ -344,7 +347,9 @@ def check_npy_header(stream: IO[bytes], entry: dict, member_size: int) -> None:
     except ModelFormatError:
         raise
     except (ValueError, OSError, EOFError, SyntaxError) as exc:
-        raise ModelFormatError(f"member {member} is not a valid .npy file: {exc}") from None
+        raise ModelFormatError(
+            f"member {member} is not a valid .npy file: {clip(str(exc))}"
+        ) from None
     if dtype.hasobject:
         raise ModelFormatError(f"member {member} holds Python objects (a pickle); refused")
     if dtype.str != entry["dtype"]:

@@ -26,6 +26,7 @@ from ._model_format import (
     Archive,
     ArchiveWriter,
     ModelFormatError,
+    clip,
     quote,
 )
 from ._model_values import Slot, array_entries, decode, encode
@@ -221,7 +222,7 @@ def _validate_params(estimator: Any) -> None:
     try:
         validate(estimator)
     except (ValueError, TypeError) as exc:
-        raise ModelFormatError(f"params: {quote(str(exc), 200)}") from None
+        raise ModelFormatError(f"params: {clip(str(exc), 300)}") from None
 
 
 class PersistenceMixin:
