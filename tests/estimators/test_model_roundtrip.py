@@ -286,3 +286,7 @@ def test_a_non_seekable_file_is_read(blobs):
     model = MiniBatchKMeans(n_clusters=3, random_state=0).fit(blobs)
     loaded = MiniBatchKMeans.load(io.BufferedReader(Pipe(dump_model(model))))
     assert_same_state(model, loaded)
+
+
+def test_the_spec_lists_exactly_the_constructor_options():
+    assert set(MiniBatchKMeans._model_spec.params) == set(MiniBatchKMeans().get_params())
