@@ -200,10 +200,12 @@ def test_numpy_scalar_attributes_keep_their_type(blobs, dtype):
 
 
 def test_numpy_scalar_options_keep_their_type(blobs):
-    model = MiniBatchKMeans(n_clusters=np.int64(3), random_state=np.int32(4), tol=np.float32(0))
+    model = MiniBatchKMeans(
+        n_clusters=np.int64(3), random_state=np.int32(4), tol=np.float32(0), compute_labels=np.True_
+    )
     loaded, _ = load_model(dump_model(model.fit(blobs)))
     assert type(loaded.n_clusters) is np.int64 and type(loaded.random_state) is np.int32
-    assert type(loaded.tol) is np.float32
+    assert type(loaded.tol) is np.float32 and type(loaded.compute_labels) is np.bool_
     assert_same_state(model, loaded)
 
 
