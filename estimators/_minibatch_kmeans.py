@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _kernels as K
+from ._kmeans_io import KMeansIO
 from ._stopping import EarlyStopping
 from ._threads import block_pool, effective_threads, single_blas_thread
 
@@ -51,7 +52,7 @@ def _variance_tolerance(X, tol: float) -> float:
 
 
 class MiniBatchKMeans(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+    KMeansIO, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
 ):
     """Mini-batch k-means clustering.
 
