@@ -77,7 +77,17 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
         ),
         "call": Operation(
             "call a contract method on an instance",
-            _keys(instance=_INSTANCE, method={"type": "string"}, params={"type": "object"}),
+            _keys(
+                instance=_INSTANCE,
+                method={"type": "string"},
+                params={"type": "object"},
+                progress={"type": "boolean", "description": "send interim progress messages"},
+                idempotency_key={
+                    "type": "string",
+                    "pattern": ID_PATTERN,
+                    "description": "a repeated key gets the recorded reply, not a second run",
+                },
+            ),
             buffers=True,
         ),
         "get": Operation(
@@ -85,6 +95,19 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
             _keys(instance=_INSTANCE, attribute={"type": "string"}),
         ),
         "dispose": Operation("release an instance and its id", _keys(instance=_INSTANCE)),
+        "cancel": Operation(
+            "stop a queued or running call of the same session",
+            _keys(target={"type": "integer", "description": "the request id of the call"}),
+        ),
+        "save": Operation(
+            "the instance in the model format (docs/MODEL_FORMAT.md), as bytes",
+            _keys(instance=_INSTANCE),
+        ),
+        "load": Operation(
+            "create an instance from model-format bytes",
+            _keys(instance=_INSTANCE, model={"x-kind": "vector", "description": "uint8 bytes"}),
+            buffers=True,
+        ),
         "stats": Operation("counters, latency percentiles, bytes held and queue depths", _keys()),
         "shutdown": Operation("stop the server", _keys()),
     }
@@ -114,6 +137,9 @@ ERRORS: MappingProxyType[str, str] = MappingProxyType(
             "a feature needs a package the server lacks (e.g. "
             '`set_output(transform="polars")` without polars)'
         ),
+        "cancelled": "the call was cancelled by its client (or its session expired)",
+        "invalid_model": "`load` bytes are not a valid model file (the message says why)",
+        "forbidden": "this client may not do that (e.g. `shutdown` from a non-admin key)",
         "resource_exhausted": (
             "a server limit would be exceeded (the message names the limit and the value); "
             "nothing already held is lost"

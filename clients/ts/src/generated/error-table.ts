@@ -4,13 +4,17 @@
 
 import type { ServerError, ServerErrorOptions } from '../errors.js'
 import {
+  CancelledError,
   DuplicateInstanceError,
   EstimatorError,
+  ForbiddenError,
   InternalServerError,
+  InvalidModelError,
   InvalidParamsError,
   MissingDependencyError,
   NotFittedError,
   ProtocolError,
+  ResourceExhaustedError,
   UnknownAttributeError,
   UnknownClassError,
   UnknownInstanceError,
@@ -28,7 +32,7 @@ import {
  * SERVER_ERROR_CODES.includes('not_fitted') // true
  * ```
  */
-export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = ['protocol_error', 'unsupported_version', 'unknown_op', 'unknown_class', 'duplicate_instance', 'unknown_instance', 'unknown_method', 'unknown_attribute', 'invalid_params', 'not_fitted', 'estimator_error', 'missing_dependency', 'internal']
+export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = ['protocol_error', 'unsupported_version', 'unknown_op', 'unknown_class', 'duplicate_instance', 'unknown_instance', 'unknown_method', 'unknown_attribute', 'invalid_params', 'not_fitted', 'estimator_error', 'missing_dependency', 'cancelled', 'invalid_model', 'forbidden', 'resource_exhausted', 'internal']
 
 /**
  * Server error code -> the class thrown for it.
@@ -51,5 +55,9 @@ export const SERVER_ERROR_CLASSES: Readonly<Record<ServerErrorCode, new (message
   not_fitted: NotFittedError,
   estimator_error: EstimatorError,
   missing_dependency: MissingDependencyError,
+  cancelled: CancelledError,
+  invalid_model: InvalidModelError,
+  forbidden: ForbiddenError,
+  resource_exhausted: ResourceExhaustedError,
   internal: InternalServerError,
 }

@@ -12,7 +12,7 @@ import { ServerError, type ServerErrorOptions } from '../errors.js'
  * const code: ServerErrorCode = 'not_fitted'
  * ```
  */
-export type ServerErrorCode = 'protocol_error' | 'unsupported_version' | 'unknown_op' | 'unknown_class' | 'duplicate_instance' | 'unknown_instance' | 'unknown_method' | 'unknown_attribute' | 'invalid_params' | 'not_fitted' | 'estimator_error' | 'missing_dependency' | 'internal'
+export type ServerErrorCode = 'protocol_error' | 'unsupported_version' | 'unknown_op' | 'unknown_class' | 'duplicate_instance' | 'unknown_instance' | 'unknown_method' | 'unknown_attribute' | 'invalid_params' | 'not_fitted' | 'estimator_error' | 'missing_dependency' | 'cancelled' | 'invalid_model' | 'forbidden' | 'resource_exhausted' | 'internal'
 
 /**
  * Server error `protocol_error`: the message cannot be parsed, a key is missing or of the
@@ -230,6 +230,81 @@ export class EstimatorError extends ServerError {
 export class MissingDependencyError extends ServerError {
   constructor(message: string, options?: ServerErrorOptions) {
     super('missing_dependency', message, options)
+  }
+}
+
+/**
+ * Server error `cancelled`: the call was cancelled by its client (or its session expired).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.fit({ X })
+ * } catch (err) {
+ *   if (err instanceof CancelledError) console.log(err.code) // 'cancelled'
+ * }
+ * ```
+ */
+export class CancelledError extends ServerError {
+  constructor(message: string, options?: ServerErrorOptions) {
+    super('cancelled', message, options)
+  }
+}
+
+/**
+ * Server error `invalid_model`: `load` bytes are not a valid model file (the message says
+ * why).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.fit({ X })
+ * } catch (err) {
+ *   if (err instanceof InvalidModelError) console.log(err.code) // 'invalid_model'
+ * }
+ * ```
+ */
+export class InvalidModelError extends ServerError {
+  constructor(message: string, options?: ServerErrorOptions) {
+    super('invalid_model', message, options)
+  }
+}
+
+/**
+ * Server error `forbidden`: this client may not do that (e.g. `shutdown` from a non-admin
+ * key).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.fit({ X })
+ * } catch (err) {
+ *   if (err instanceof ForbiddenError) console.log(err.code) // 'forbidden'
+ * }
+ * ```
+ */
+export class ForbiddenError extends ServerError {
+  constructor(message: string, options?: ServerErrorOptions) {
+    super('forbidden', message, options)
+  }
+}
+
+/**
+ * Server error `resource_exhausted`: a server limit would be exceeded (the message names the
+ * limit and the value); nothing already held is lost.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.fit({ X })
+ * } catch (err) {
+ *   if (err instanceof ResourceExhaustedError) console.log(err.code) // 'resource_exhausted'
+ * }
+ * ```
+ */
+export class ResourceExhaustedError extends ServerError {
+  constructor(message: string, options?: ServerErrorOptions) {
+    super('resource_exhausted', message, options)
   }
 }
 
