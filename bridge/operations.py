@@ -21,8 +21,15 @@ import numpy as np
 import sklearn
 
 from bridge import __version__
+from bridge.control import FITTING, Control, guarded
 from bridge.dispatch import call_method, decode_options, read_attribute, translate
-from bridge.errors import ResourceExhausted, UnknownAttribute, UnknownMethod
+from bridge.errors import (
+    Cancelled,
+    ProtocolError,
+    ResourceExhausted,
+    UnknownAttribute,
+    UnknownMethod,
+)
 from bridge.frames import Encoder
 from bridge.limits import Limits, MemoryBudget
 from bridge.protocol import (
@@ -88,6 +95,8 @@ class Operations:
         self._send = send
         self._pack = pack
         self._stats = stats
+        # (session name, request id) -> job waiting or running, for `cancel`.
+        self.jobs: dict[tuple[str, int], Job] = {}
         # Each handler returns True when it queued a job (which replies when it ends).
         self.handlers: dict[str, Callable[[Request], bool | None]] = {
             "ping": self.ping,
@@ -98,6 +107,7 @@ class Operations:
             "get": self.get,
             "dispose": self.dispose,
             "stats": self.stats,
+            "cancel": self.cancel,
         }
 
     # -- jobs --------------------------------------------------------------------------
@@ -132,7 +142,13 @@ class Operations:
 
         return run
 
-    def _queue(self, request: Request, slot: Slot, run: Callable[[], list[Any]]) -> bool:
+    def _queue(
+        self,
+        request: Request,
+        slot: Slot,
+        run: Callable[[], list[Any]],
+        control: Control | None = None,
+    ) -> bool:
         """Queue ``run`` on the slot, counted against the session and the memory budget."""
         session = request.session
         limit = self.limits.max_queued_per_session
@@ -146,9 +162,11 @@ class Operations:
         if nbytes:
             self.budget.admit(nbytes)
         session.queued += 1
-        self.scheduler.submit(
-            Job(slot.token, request.identity, run, session, nbytes, request.received, slot)
+        job = Job(
+            slot.token, request.identity, run, session, nbytes, request.received, slot, control
         )
+        self.scheduler.submit(job)
+        self.jobs[(session.name, request.rid)] = job
         return True
 
     def _owned_slot(self, request: Request) -> Slot:
@@ -230,6 +248,13 @@ class Operations:
         buffers = request.buffers
         estimate = self.registry.offered(slot.class_name).working_bytes
         budget = self.budget
+        fitting = name in FITTING
+        control = Control(
+            request.identity,
+            request.rid,
+            progress=fitting and header.get("progress") is True,
+            stoppable=fitting,
+        )
 
         def work() -> Any:
             reserved = 0
@@ -243,7 +268,12 @@ class Operations:
                     reserved = need
 
             try:
-                return call_method(slot, name, method, params, buffers, before=reserve)
+                if control.cancelled:  # cancelled between leaving the queue and starting
+                    raise Cancelled(control.why)
+                if not fitting:
+                    return call_method(slot, name, method, params, buffers, before=reserve)
+                with guarded(slot.estimator, control):
+                    return call_method(slot, name, method, params, buffers, before=reserve)
             finally:
                 if reserved:
                     budget.unreserve(reserved)
@@ -251,7 +281,29 @@ class Operations:
 
         # Decoding and validating the parameters happens in the worker: for large CSR
         # input the structural check is O(nnz), which must not stall the loop.
-        return self._queue(request, slot, self.job(request.rid, work))
+        return self._queue(request, slot, self.job(request.rid, work), control)
+
+    def cancel(self, request: Request) -> None:
+        target = request.header.get("target")
+        if not isinstance(target, int) or isinstance(target, bool):
+            raise ProtocolError("'target' must be the request id of a call")
+        job = self.jobs.get((request.session.name, target))
+        state = "unknown"
+        if job is not None and job.control is not None:
+            if self.scheduler.remove(job):
+                state = "dropped"
+                self.drop(job, "cancelled by its client before it started")
+            elif self.scheduler.is_running(job):
+                job.control.cancel("cancelled by its client")
+                state = "stopping" if job.control.stoppable else "finishing"
+        self._reply(request.identity, success(request.rid, {"target": target, "state": state}))
+
+    def drop(self, job: Job, why: str) -> None:
+        """Answer a job taken out of its queue with `cancelled`, and settle it."""
+        if job.control is not None:
+            error = Cancelled(why).to_wire(debug=False)
+            self._reply(job.identity, failure(job.control.rid, error))
+        self.settle(job)
 
     def get(self, request: Request) -> bool:
         slot = self._owned_slot(request)
@@ -299,6 +351,8 @@ class Operations:
         slot = job.slot
         if job.session is not None:
             job.session.queued -= 1
+            if job.control is not None:
+                self.jobs.pop((job.session.name, job.control.rid), None)
         if job.nbytes:
             self.budget.done(job.nbytes)
         if slot is not None and not slot.removed and slot.nbytes != slot.accounted:

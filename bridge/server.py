@@ -53,7 +53,7 @@ from bridge.registry import Registry
 from bridge.scheduler import Scheduler
 from bridge.sessions import Session, Sessions
 from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
-from bridge.workers import WorkerPool
+from bridge.workers import INTERIM, WorkerPool
 
 __all__ = ["Server", "default_workers"]
 
@@ -234,6 +234,9 @@ class Server:
             for job in self.scheduler.drop(slot.token):
                 self.operations.settle(job)
             self.stats.reaped_instances += 1
+        for (name, _), job in list(self.operations.jobs.items()):
+            if name == session.name and job.control is not None:
+                job.control.cancel(f"session {name!r} expired")
         log.info(
             "session %s silent for over %g s: disposed its instances",
             session.name,
@@ -295,6 +298,9 @@ class Server:
             reply.append(router.recv(copy=len(reply) < 2))
         if peer == self._waker_id:
             return  # stop() was called; the loop checks _stopping next
+        if token == INTERIM:  # progress of a running job: forward only
+            self._send(reply)
+            return
         if reply:  # a bare token (the job failed to build a reply) only frees the queue
             self._send(reply)
             self._account(reply[1], _ERROR_MARK in reply[1][:24])
