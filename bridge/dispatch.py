@@ -24,11 +24,16 @@ from bridge.errors import (
     NotFitted,
 )
 from bridge.frames import Decoder
+from bridge.quoting import clip
 from bridge.registry import Slot
 from bridge.validation import validate
 from schemas import ClassContract, MethodContract
 
 __all__ = ["call_method", "decode_options", "internal_error", "read_attribute", "translate"]
+
+# Longest message passed on from an exception; scikit-learn's messages can quote input
+# (feature names, values), which a hostile client can make arbitrarily large.
+MAX_MESSAGE = 2000
 
 log = logging.getLogger("skbridge.dispatch")
 
@@ -61,7 +66,7 @@ def decode_options(
 def internal_error(exc: BaseException, *, debug: bool) -> InternalError:
     """The reply for an exception nothing expected: a server bug, logged here."""
     log.error("internal error", exc_info=exc)
-    error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+    error = InternalError(clip(f"internal error: {type(exc).__name__}: {exc}", MAX_MESSAGE))
     if debug:
         error.traceback = "".join(traceback.format_exception(exc))
     return error
@@ -72,11 +77,11 @@ def translate(exc: BaseException, *, debug: bool) -> BridgeError:
     if isinstance(exc, BridgeError):
         error = exc
     elif isinstance(exc, NotFittedError):  # before ValueError: it subclasses it
-        error = NotFitted(str(exc))
+        error = NotFitted(clip(str(exc), MAX_MESSAGE))
     elif isinstance(exc, ImportError):
-        error = MissingDependency(str(exc))
+        error = MissingDependency(clip(str(exc), MAX_MESSAGE))
     elif isinstance(exc, (ValueError, TypeError)):
-        error = EstimatorError(str(exc))
+        error = EstimatorError(clip(str(exc), MAX_MESSAGE))
     else:
         return internal_error(exc, debug=debug)
     if debug and error.traceback is None:
