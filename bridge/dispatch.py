@@ -141,12 +141,22 @@ def call_method(
         # The contract keeps scikit-learn-ts's `routing` (null only); sklearn takes none.
         kwargs.pop("routing", None)
     bound = getattr(slot.estimator, method)  # a contract method: checked by the caller
-    if method in _SET_REQUEST:
-        # scikit-learn only allows these with routing enabled; config is thread-local.
-        with sklearn.config_context(enable_metadata_routing=True):
+    try:
+        if method in _SET_REQUEST:
+            # scikit-learn only allows these with routing enabled; config is thread-local.
+            with sklearn.config_context(enable_metadata_routing=True):
+                result = bound(**kwargs)
+        else:
             result = bound(**kwargs)
-    else:
-        result = bound(**kwargs)
+    except AttributeError as exc:
+        if exc.obj is slot.estimator and str(exc.name).endswith("_"):
+            # A fit that failed after setting n_features_in_ leaves the estimator looking
+            # fitted to check_is_fitted (as in scikit-learn); its fitted state is missing.
+            raise NotFitted(
+                f"instance {slot.instance_id!r} has no fitted {exc.name!r}: its last fit "
+                f"did not complete; fit it again before calling {method}"
+            ) from None
+        raise
     if spec.returns == "self":
         return {"instance": slot.instance_id}
     if method == "get_metadata_routing":

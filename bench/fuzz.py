@@ -1,0 +1,455 @@
+"""A hostile client: mutated and random messages against a real server, counting failures.
+
+Messages are mutations of valid ``ping``/``info``/``init``/``call``/``get``/``dispose``
+requests (with ndarray and CSR references and their buffer frames): values replaced by
+huge or negative numbers, wrong types, long strings, deep nesting or broken references;
+keys dropped or added; frames dropped, added or truncated; packed headers with flipped
+bytes; and plain random bytes. Each message is sent on its own and its reply awaited, so
+a missing reply is a hang of that message. A ``ping`` after every ``--ping-every``
+messages measures the loop's latency during the fuzz.
+
+Printed: messages sent, crashes (the server process died; it is restarted), hangs (no
+reply within ``--timeout`` s), ``internal`` replies, replies by error code, the largest
+reply, and the worst and p99 ping. Loopback/ipc only; bounded by ``--messages`` and
+``--max-seconds``. ``tests/bridge/test_hostile.py`` runs a short version of the same
+generator.
+
+Huge integers are never put into ``n_init`` or ``max_iter``: there they make a valid
+request whose work has no practical end, a resource limit rather than a wire-format
+question, and a stuck worker would turn every later call into a "hang".
+
+Usage: ``python bench/fuzz.py [--messages 100000] [--seed 0] [--timeout 10]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import random
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+import zmq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bridge.launcher import ServerProcess, spawn_server  # noqa: E402
+
+# Options whose huge values mean unbounded (valid) work; see the module docstring.
+_WORK_OPTIONS = frozenset({"n_init", "max_iter"})
+_METHODS = ("fit", "predict", "partial_fit", "transform", "fit_predict", "score", "fit_transform")
+_ATTRIBUTES = ("cluster_centers_", "labels_", "n_iter_", "inertia_", "n_features_in_", "x")
+_DTYPES = ("float64", "float32", "int32", "int64", "uint8", "bool", "float16", "", "<f8")
+
+
+def _deep(depth: int, leaf: Any, as_map: bool) -> Any:
+    for _ in range(depth):
+        leaf = {"k": leaf} if as_map else [leaf]
+    return leaf
+
+
+def _wild(rng: random.Random) -> Any:
+    """A value of the kinds that break naive code."""
+    choice = rng.randrange(16)
+    if choice == 0:
+        return rng.choice([2**62, 2**63 - 1, 2**64 - 1, -(2**63), 2**53, 2**31, -(2**31) - 1])
+    if choice == 1:
+        return rng.choice([-1, 0, 1, 2, 3, 7])
+    if choice == 2:
+        return rng.choice([float("nan"), float("inf"), -float("inf"), 1e308, -0.0, 0.5])
+    if choice == 3:
+        return rng.choice(["", "x", "float64", "MiniBatchKMeans", "fit", "$type", "ndarray"])
+    if choice == 4:
+        return "é" * rng.choice([300, 5000, 100_000])
+    if choice == 5:
+        return bytes(rng.getrandbits(8) for _ in range(rng.choice([0, 3, 64])))
+    if choice == 6:
+        return _deep(rng.choice([20, 33, 100, 400]), rng.choice([1, "s", None]), False)
+    if choice == 7:
+        return _deep(rng.choice([20, 33, 100, 400]), 1, True)
+    if choice == 8:
+        return rng.choice([True, False, None])
+    if choice == 9:
+        return [rng.randrange(-5, 5) for _ in range(rng.choice([0, 2, 17, 5000]))]
+    if choice == 10:
+        return {f"k{i}": i for i in range(rng.choice([1, 30, 3000]))}
+    if choice == 11:
+        return msgpack.ExtType(rng.randrange(0, 128), b"\x00\x01")
+    if choice == 12:
+        return [rng.choice(_DTYPES)]
+    if choice == 13:
+        return {"$type": rng.choice(["ndarray", "csr", "table", "tensor", 5])}
+    if choice == 14:
+        return [0, 2**62] if rng.random() < 0.5 else [2**40, 2**40, 0]
+    return {b"bin-key": 1, "a": [1, 2.5, "x"]}
+
+
+class Generator:
+    """Seeded messages: ``next()`` gives a list of frames (header first)."""
+
+    def __init__(self, seed: int, prefix: str = "fz") -> None:
+        self.rng = random.Random(seed)
+        self.np = np.random.default_rng(seed)
+        self.ids = [f"{prefix}{i}" for i in range(6)]
+
+    # -- valid messages ----------------------------------------------------------------
+
+    def _dense(self, buffers: list[bytes], n: int, d: int) -> dict[str, Any]:
+        array = self.np.normal(size=(n, d))
+        buffers.append(array.tobytes())
+        return {"$type": "ndarray", "frame": len(buffers) - 1, "dtype": "float64", "shape": [n, d]}
+
+    def _csr(self, buffers: list[bytes], n: int, d: int) -> dict[str, Any]:
+        mask = self.np.random((n, d)) < 0.5
+        indptr = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
+        indices = np.nonzero(mask)[1].astype(np.int32)
+        data = self.np.normal(size=len(indices))
+        refs = {}
+        for key, part, dtype in (
+            ("data", data, "float64"),
+            ("indices", indices, "int32"),
+            ("indptr", indptr, "int32"),
+        ):
+            buffers.append(part.astype(dtype).tobytes())
+            refs[key] = {
+                "$type": "ndarray",
+                "frame": len(buffers) - 1,
+                "dtype": dtype,
+                "shape": [len(part)],
+            }
+        return {"$type": "csr", "shape": [n, d], **refs}
+
+    def valid(self) -> tuple[dict[str, Any], list[bytes]]:
+        rng = self.rng
+        rid = rng.randrange(1, 2**31)
+        instance = rng.choice(self.ids)
+        kind = rng.randrange(10)
+        buffers: list[bytes] = []
+        if kind == 0:
+            return {"v": 1, "id": rid, "op": rng.choice(["ping", "info", "instances"])}, buffers
+        if kind in (1, 2):
+            options = {"n_clusters": rng.randrange(1, 4), "random_state": 0, "batch_size": 8}
+            if rng.random() < 0.2:
+                options["init"] = self._dense(buffers, options["n_clusters"], 3)
+            header = {
+                "v": 1,
+                "id": rid,
+                "op": "init",
+                "class": "MiniBatchKMeans",
+                "instance": instance,
+                "options": options,
+            }
+            return header, buffers
+        if kind in (3, 4, 5, 6):
+            n = rng.choice([0, 1, 5, 20])
+            make = self._csr if rng.random() < 0.4 else self._dense
+            params: dict[str, Any] = {"X": make(buffers, n, 3)}
+            if rng.random() < 0.2:
+                buffers.append(np.ones(n).tobytes())
+                params["sample_weight"] = {
+                    "$type": "ndarray",
+                    "frame": len(buffers) - 1,
+                    "dtype": "float64",
+                    "shape": [n],
+                }
+            header = {
+                "v": 1,
+                "id": rid,
+                "op": "call",
+                "instance": instance,
+                "method": rng.choice(_METHODS),
+                "params": params,
+            }
+            return header, buffers
+        if kind in (7, 8):
+            header = {
+                "v": 1,
+                "id": rid,
+                "op": "get",
+                "instance": instance,
+                "attribute": rng.choice(_ATTRIBUTES),
+            }
+            return header, buffers
+        return {"v": 1, "id": rid, "op": "dispose", "instance": instance}, buffers
+
+    # -- mutations ---------------------------------------------------------------------
+
+    def _slots(self, value: Any, out: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        """Every (container, key) in a header tree."""
+        if isinstance(value, dict):
+            for key in list(value):
+                out.append((value, key))
+                self._slots(value[key], out)
+        elif isinstance(value, list) and len(value) < 50:
+            for i in range(len(value)):
+                out.append((value, i))
+                self._slots(value[i], out)
+        return out
+
+    def _refs(self, value: Any) -> list[dict[str, Any]]:
+        return [
+            c[k]
+            for c, k in self._slots(value, [])
+            if isinstance(c[k], dict) and c[k].get("$type") in ("ndarray", "csr")
+        ]
+
+    def _mutate_ref(self, header: dict[str, Any], buffers: list[bytes]) -> None:
+        refs = self._refs(header)
+        if not refs:
+            return
+        ref, rng = self.rng.choice(refs), self.rng
+        if ref["$type"] == "csr" and rng.random() < 0.6:
+            part = ref.get(rng.choice(["indptr", "indices"]))
+            index = part.get("frame") if isinstance(part, dict) else None
+            if isinstance(index, int) and 0 <= index < len(buffers):
+                values = np.frombuffer(buffers[index][: len(buffers[index]) // 4 * 4], np.int32)
+                values = values.copy()
+                if len(values):
+                    bad = rng.choice([-1, 1_000_000, 2**31 - 1, -(2**31), 0, 3])
+                    values[rng.randrange(len(values))] = bad
+                buffers[index] = values.tobytes()
+            if rng.random() < 0.3:
+                ref["shape"] = [20, rng.choice([0, 1, 2**31, 2**63, 2**64 - 1])]
+            return
+        key = rng.choice(["dtype", "shape", "frame", "extra", "columns"])
+        if key == "dtype":
+            ref["dtype"] = rng.choice(_DTYPES)
+        elif key == "shape":
+            ref["shape"] = rng.choice(
+                [
+                    [0, 2**62],
+                    [2**63, 0],
+                    [-1, 3],
+                    [1] * 40,
+                    [2**31, 2**31],
+                    [3, 20],
+                    [20],
+                    [],
+                    "20x3",
+                    [20.0, 3],
+                ]
+            )
+        elif key == "frame":
+            ref["frame"] = rng.choice([-1, 1, 2, 99, 2**64 - 1, None, "0"])
+        elif key == "extra":
+            ref[rng.choice(["order", "strides", "offset"])] = 0
+        else:
+            ref["columns"] = rng.choice([["a", "b", "c"], ["a"], [1, 2, 3], "abc"])
+
+    def mutated(self) -> list[bytes]:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.04:
+            return [bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 200)))]
+        header, buffers = self.valid()
+        for _ in range(rng.randrange(1, 4)):
+            action = rng.randrange(6)
+            slots = self._slots(header, [])
+            if action <= 1 and slots:
+                container, key = rng.choice(slots)
+                value = _wild(rng)
+                if key in _WORK_OPTIONS and isinstance(value, int) and value > 1000:
+                    value = -1
+                container[key] = value
+            elif action == 2 and slots:
+                container, key = rng.choice(slots)
+                if isinstance(container, dict):
+                    del container[key]
+            elif action == 3:
+                target = rng.choice([header, header.get("options"), header.get("params")])
+                if isinstance(target, dict):
+                    target[rng.choice(["zz", "n_cluster", "Y", "$type", "x" * 5000])] = _wild(rng)
+            elif action == 4:
+                self._mutate_ref(header, buffers)
+            elif action == 5 and buffers:
+                i = rng.randrange(len(buffers))
+                choice = rng.randrange(3)
+                if choice == 0:
+                    buffers[i] = buffers[i][: rng.randrange(len(buffers[i]) + 1)]
+                elif choice == 1:
+                    buffers.append(b"\x00" * rng.choice([0, 8, 24]))
+                else:
+                    del buffers[i]
+        try:
+            raw = msgpack.packb(header, use_bin_type=True)
+        except (ValueError, TypeError, OverflowError):
+            raw = b"\xc1"
+        if rng.random() < 0.05 and raw:
+            flipped = bytearray(raw)
+            for _ in range(rng.randrange(1, 4)):
+                flipped[rng.randrange(len(flipped))] = rng.getrandbits(8)
+            raw = bytes(flipped)
+        return [raw, *buffers]
+
+    def __iter__(self) -> Iterator[list[bytes]]:
+        while True:
+            yield self.mutated() if self.rng.random() < 0.85 else self._packed_valid()
+
+    def _packed_valid(self) -> list[bytes]:
+        header, buffers = self.valid()
+        return [msgpack.packb(header, use_bin_type=True), *buffers]
+
+
+class Session:
+    """One DEALER on the server's endpoint; replaced after a hang so a late reply cannot
+    be taken for the next message's."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.context = zmq.Context.instance()
+        self.sock = self._open()
+
+    def _open(self) -> zmq.Socket:
+        sock = self.context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(self.endpoint)
+        return sock
+
+    def ask(self, frames: list[bytes], timeout: float) -> tuple[dict[str, Any] | None, int]:
+        """Send ``frames``; the reply header (None on a hang) and the reply's byte size."""
+        self.sock.send_multipart(frames, copy=False)
+        if not self.sock.poll(int(timeout * 1000)):
+            self.sock.close()
+            self.sock = self._open()
+            return None, 0
+        reply = self.sock.recv_multipart()
+        return msgpack.unpackb(reply[0]), sum(len(f) for f in reply)
+
+    def ping(self, timeout: float) -> float | None:
+        start = time.perf_counter()
+        header, _ = self.ask([msgpack.packb({"v": 1, "id": 0, "op": "ping"})], timeout)
+        if header is None or header.get("ok") is not True:
+            return None
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.sent = 0
+        self.crashes = 0
+        self.hangs = 0
+        self.codes: collections.Counter[str] = collections.Counter()
+        self.pings: list[float] = []
+        self.failed_pings = 0
+        self.largest_reply = 0
+        self.examples: dict[str, bytes] = {}  # a message per bad outcome, to reproduce
+
+    @property
+    def internal(self) -> int:
+        return self.codes["internal"]
+
+    def table(self) -> str:
+        pings = sorted(self.pings)
+        p99 = pings[min(len(pings) - 1, int(0.99 * len(pings)))] if pings else float("nan")
+        worst = pings[-1] if pings else float("nan")
+        rows = [
+            ("messages sent", f"{self.sent}"),
+            ("crashes (server died)", f"{self.crashes}"),
+            ("hangs (no reply in time)", f"{self.hangs}"),
+            ("internal replies", f"{self.internal}"),
+            ("largest reply (bytes)", f"{self.largest_reply}"),
+            ("pings (failed)", f"{len(self.pings)} ({self.failed_pings})"),
+            ("ping worst (ms)", f"{worst * 1e3:.2f}"),
+            ("ping p99 (ms)", f"{p99 * 1e3:.2f}"),
+        ]
+        rows += [(f"  reply {code}", f"{n}") for code, n in sorted(self.codes.items())]
+        width = max(len(r[0]) for r in rows)
+        return "\n".join(f"{name:<{width}}  {value:>12}" for name, value in rows)
+
+
+def run(
+    server: ServerProcess,
+    generator: Generator,
+    *,
+    messages: int,
+    ping_every: int,
+    timeout: float,
+    max_seconds: float,
+    restart: Any = None,
+) -> Stats:
+    """Send up to ``messages`` messages (stopping after ``max_seconds``), a ping after
+    every ``ping_every``. ``restart()`` returns a new server after a crash (none: stop)."""
+    stats = Stats()
+    session = Session(server.endpoint)
+    deadline = time.monotonic() + max_seconds
+    source = iter(generator)
+    try:
+        while stats.sent < messages and time.monotonic() < deadline:
+            frames = next(source)
+            header, size = session.ask(frames, timeout)
+            stats.sent += 1
+            if server.process.poll() is not None:
+                stats.crashes += 1
+                stats.examples.setdefault("crash", frames[0])
+                if restart is None:
+                    break
+                server = restart()
+                session.close()
+                session = Session(server.endpoint)
+                continue
+            if header is None:
+                stats.hangs += 1
+                stats.examples.setdefault("hang", frames[0])
+            else:
+                stats.largest_reply = max(stats.largest_reply, size)
+                code = "ok" if header.get("ok") else header.get("error", {}).get("code", "?")
+                stats.codes[str(code)] += 1
+                if code == "internal":
+                    stats.examples.setdefault("internal", frames[0])
+            if stats.sent % ping_every == 0:
+                latency = session.ping(timeout)
+                if latency is None:
+                    stats.failed_pings += 1
+                else:
+                    stats.pings.append(latency)
+    finally:
+        session.close()
+    return stats
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per reply")
+    parser.add_argument("--ping-every", type=int, default=1000)
+    parser.add_argument("--max-seconds", type=float, default=1800.0)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    servers = [spawn_server(workers=args.workers, timeout=60)]
+
+    def restart() -> ServerProcess:
+        servers.append(spawn_server(workers=args.workers, timeout=60))
+        return servers[-1]
+
+    start = time.monotonic()
+    try:
+        stats = run(
+            servers[0],
+            Generator(args.seed),
+            messages=args.messages,
+            ping_every=args.ping_every,
+            timeout=args.timeout,
+            max_seconds=args.max_seconds,
+            restart=restart,
+        )
+    finally:
+        codes = [server.stop() for server in servers]
+    elapsed = time.monotonic() - start
+    print(f"bench/fuzz.py: seed {args.seed}, {elapsed:.0f} s, server exit codes {codes}")
+    print(stats.table())
+    for outcome, raw in stats.examples.items():
+        print(f"first {outcome}: header {raw[:160]!r}")
+    return 1 if stats.crashes or stats.hangs or stats.internal else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
