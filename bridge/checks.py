@@ -113,18 +113,21 @@ def _check_csr(
 def build_csr(
     shape: tuple[int, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray
 ) -> Any:
-    """A scipy CSR matrix over checked parts, without copying them.
+    """A scipy CSR matrix over checked parts.
 
-    scipy's (data, indices, indptr) constructor would scan int64 indices again and may
-    downcast them (a copy), so the checked arrays are placed into an empty matrix of the
-    right shape instead; its structure attributes are public and hold nothing cached.
+    The checks bound every index by ``max(shape)`` and ``nnz``, so the index dtype follows
+    from those alone: int32 when they fit (as scipy's own constructor would choose; many
+    scikit-learn estimators accept no other), else int64. The parts are placed into an
+    empty matrix of the right shape instead of going through that constructor, which would
+    scan the indices again; its structure attributes are public and hold nothing cached.
     """
     from scipy import sparse
 
-    if indices.dtype != indptr.dtype:
-        # sparsetools needs one index dtype; the wider is int64, so this never overflows.
-        indices = indices.astype(np.int64)
-        indptr = indptr.astype(np.int64)
+    n_rows, n_cols = shape
+    wide = max(n_rows, n_cols, len(data)) > np.iinfo(np.int32).max
+    index_dtype = np.dtype(np.int64 if wide else np.int32)
     matrix = sparse.csr_matrix(shape, dtype=data.dtype)
-    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    matrix.data = data
+    matrix.indices = indices.astype(index_dtype, copy=False)
+    matrix.indptr = indptr.astype(index_dtype, copy=False)
     return matrix
