@@ -202,7 +202,9 @@ class Generator:
         refs = self._refs(header)
         if not refs:
             return
-        ref, rng = self.rng.choice(refs), self.rng
+        rng = self.rng
+        sparse = [r for r in refs if r["$type"] == "csr"]
+        ref = rng.choice(sparse if sparse and rng.random() < 0.7 else refs)
         if ref["$type"] == "csr" and rng.random() < 0.6:
             part = ref.get(rng.choice(["indptr", "indices"]))
             index = part.get("frame") if isinstance(part, dict) else None
@@ -211,7 +213,9 @@ class Generator:
                 values = values.copy()
                 if len(values):
                     bad = rng.choice([-1, 1_000_000, 2**31 - 1, -(2**31), 0, 3])
-                    values[rng.randrange(len(values))] = bad
+                    # The ends of indptr are where scipy's own checks are weakest.
+                    at = rng.choice([0, -1, -1, rng.randrange(len(values))])
+                    values[at] = bad
                 buffers[index] = values.tobytes()
             if rng.random() < 0.3:
                 ref["shape"] = [20, rng.choice([0, 1, 2**31, 2**63, 2**64 - 1])]
@@ -247,6 +251,8 @@ class Generator:
         if roll < 0.04:
             return [bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 200)))]
         header, buffers = self.valid()
+        if buffers and rng.random() < 0.5:
+            self._mutate_ref(header, buffers)  # arrays are where native code is reached
         for _ in range(rng.randrange(1, 4)):
             action = rng.randrange(6)
             slots = self._slots(header, [])
