@@ -276,3 +276,33 @@ def test_short_fuzz(ipc_server):
     assert {"protocol_error", "invalid_params", "ok", "estimator_error"} <= set(stats.codes)
     with Client(ipc_server.endpoint, timeout=scaled(30)) as client:
         assert client.ping()["pong"] is True
+
+
+# -- the quoting helper on its own ---------------------------------------------------------
+
+
+class _BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [deep(5000), "x" * 10_000_000, b"\x00" * 10_000_000, {f"k{i}": i for i in range(100_000)},
+     list(range(100_000)), -(2**63), _BadRepr(), np.zeros((1000, 1000))],
+    ids=["deep", "str", "bytes", "map", "list", "int", "bad-repr", "array"],
+)  # fmt: skip
+def test_quote_is_bounded(value):
+    from bridge.quoting import MAX_QUOTE, quote, wire_safe
+
+    assert 0 < len(quote(value)) <= MAX_QUOTE
+    assert len(msgpack.packb(wire_safe(value), use_bin_type=True)) <= 4 * MAX_QUOTE
+
+
+def test_quote_keeps_small_values_readable():
+    from bridge.quoting import quote, wire_safe
+
+    assert quote("n_cluster") == "'n_cluster'"
+    assert quote([1, 2.5, None]) == "[1, 2.5, None]"
+    assert wire_safe([1, "a"]) == [1, "a"] and wire_safe(-1) == -1
+    assert len(quote(10**5000)) <= 200  # past Python's int-to-str digit limit
