@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import random
 import sys
 import time
@@ -354,7 +355,7 @@ class Stats:
 
     def table(self) -> str:
         pings = sorted(self.pings)
-        p99 = pings[min(len(pings) - 1, int(0.99 * len(pings)))] if pings else float("nan")
+        p99 = pings[max(0, math.ceil(0.99 * len(pings)) - 1)] if pings else float("nan")
         worst = pings[-1] if pings else float("nan")
         rows = [
             ("messages sent", f"{self.sent}"),
