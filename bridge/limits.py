@@ -23,12 +23,12 @@ GiB = 1 << 30
 
 
 def default_memory_bytes() -> int:
-    """Half the machine's memory, at most 8 GiB."""
+    """A quarter of the machine's memory, at most 4 GiB."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 4 * GiB
-    return int(min(8 * GiB, total // 2))
+    return int(min(4 * GiB, total // 4))
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from bridge.protocol import (
 from bridge.registry import Registry, Slot
 from bridge.scheduler import Scheduler
 from bridge.sessions import Session, Sessions
-from bridge.workers import Job
+from bridge.workers import INTERIM, Job
 
 __all__ = ["Operations", "Request"]
 
@@ -83,6 +83,7 @@ class Operations:
         send: Send,
         pack: Callable[[dict[str, Any]], bytes],
         stats: Callable[[], dict[str, Any]],
+        side: Callable[[Job], None],
         debug: bool,
     ) -> None:
         self.registry = registry
@@ -95,6 +96,7 @@ class Operations:
         self._send = send
         self._pack = pack
         self._stats = stats
+        self._side = side
         # (session name, request id) -> job waiting or running, for `cancel`.
         self.jobs: dict[tuple[str, int], Job] = {}
         # Each handler returns True when it queued a job (which replies when it ends).
@@ -192,17 +194,19 @@ class Operations:
         self._reply(request.identity, success(request.rid, info))
 
     def instances(self, request: Request) -> None:
-        listing = []
-        expiry: dict[str, float | None] = {}
-        for slot in self.registry.slots():
-            entry = slot.describe()
-            owner = slot.owner
-            if owner not in expiry:
-                session = self.sessions.get(owner)
-                expiry[owner] = None if session is None else self.sessions.expires_at(session)
-            entry["lease_expires"] = expiry[owner]
-            listing.append(entry)
-        self._reply(request.identity, success(request.rid, listing))
+        # O(instances): the loop only copies the list and the leases; describing and
+        # packing run on the side worker, so a long listing never delays other clients.
+        slots = self.registry.slots()
+        expiry = {
+            name: self.sessions.expires_at(session)
+            for name in {slot.owner for slot in slots}
+            if (session := self.sessions.get(name)) is not None
+        }
+
+        def listing() -> list[dict[str, Any]]:
+            return [{**slot.describe(), "lease_expires": expiry.get(slot.owner)} for slot in slots]
+
+        self._side(Job(INTERIM, request.identity, self.job(request.rid, listing)))
 
     def stats(self, request: Request) -> None:
         self._reply(request.identity, success(request.rid, self._stats()))

@@ -117,13 +117,16 @@ class Server:
         # Routing ids of the loop's own peers; no client id can equal one (see above).
         worker_ids = [b"w" + secret + bytes([i]) for i in range(size)]
         self._waker_id = b"s" + secret
-        self._inside = frozenset([*worker_ids, self._waker_id])
+        side_id = b"x" + secret
+        self._inside = frozenset([*worker_ids, self._waker_id, side_id])
         self._waker = self._context.socket(zmq.DEALER)
         self._waker.routing_id = self._waker_id
         self._waker.linger = 0
         self._waker.connect(inside)
         self._waker_lock = threading.Lock()
         self.scheduler = Scheduler(WorkerPool(self._context, inside, worker_ids))
+        # One thread for work the loop hands off that belongs to no instance (listing).
+        self._side = WorkerPool(self._context, inside, [side_id])
         self._stopping = False
         self.bound_url: str | None = None
         # Replies built on the loop thread only (a Packer is not thread-safe; workers use
@@ -139,6 +142,7 @@ class Server:
             send=self._send,
             pack=self._pack,
             stats=self.stats.snapshot,
+            side=self._side.submit,
             debug=debug,
         )
         self._handlers = {**self.operations.handlers, "shutdown": self._shutdown}
@@ -270,6 +274,7 @@ class Server:
     def close(self) -> bool:
         """Release everything; True if no estimator call was still running."""
         idle = self.scheduler.stop(timeout=1.0)
+        self._side.stop(timeout=1.0)
         self._router.close(linger=_LINGER_MS)  # still delivers queued replies (shutdown's)
         with self._waker_lock:
             self._waker.close()
