@@ -34,7 +34,7 @@ import msgpack
 import zmq
 
 from bridge.errors import BridgeError, ResourceExhausted, error_class
-from bridge.frames import Decoder, Encoder
+from bridge.frames import DatasetRef, Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
 from bridge.sockets import recv_message, send_message, tune_socket
 
@@ -250,13 +250,10 @@ class Client:
 
     def init(self, class_name: str, /, instance: str | None = None, **options: Any) -> str:
         """Create an instance; return its id (generated unless ``instance`` is given)."""
-        if self.limits is None:
-            self.limits = self.info().get("limits", {})
+        self._read_limits()
         instance = instance or f"{class_name}{uuid.uuid4().hex[:12]}"
         self.request("init", **{"class": class_name, "instance": instance, "options": options})
-        lease = float(self.limits.get("lease_seconds") or 0)
-        if self._renew and lease and self._renewer is None:
-            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease)
+        self._keep_lease()
         return instance
 
     def call(
@@ -316,8 +313,34 @@ class Client:
     def get(self, instance: str, attribute: str) -> Any:
         return self.request("get", instance=instance, attribute=attribute)
 
-    def dispose(self, instance: str) -> None:
-        self.request("dispose", instance=instance)
+    def dispose(self, instance: str | DatasetRef) -> None:
+        """Release an instance, or a dataset handle from :meth:`dataset`."""
+        if isinstance(instance, DatasetRef):
+            self.request("dispose", dataset=instance.id)
+        else:
+            self.request("dispose", instance=instance)
+
+    def dataset(self, data: Any, name: str | None = None) -> DatasetRef:
+        """Upload ``data`` (ndarray, CSR matrix, DataFrame) once; the handle returned goes
+        in place of the data in later calls of this client, on any of its instances."""
+        self._read_limits()
+        handle = DatasetRef(name or f"ds{uuid.uuid4().hex[:16]}")
+        self.request("dataset", dataset=handle.id, data=data)
+        self._keep_lease()
+        return handle
+
+    def _read_limits(self) -> None:
+        if self.limits is None:
+            self.limits = self.info().get("limits", {})
+
+    def _keep_lease(self) -> None:
+        """This client owns something now: renew its lease from the background."""
+        lease = float((self.limits or {}).get("lease_seconds") or 0)
+        if self._renew and lease and self._renewer is None:
+            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease)
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return self.request("datasets")
 
     def shutdown(self) -> None:
         self.request("shutdown")

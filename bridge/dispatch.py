@@ -134,12 +134,13 @@ def call_method(
     buffers: list[Any],
     *,
     before: Callable[[dict[str, Any]], None] | None = None,
+    resolve: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Run ``method`` (found in the slot's contract as ``spec``) on the slot's estimator;
     return a value ready for the Encoder. ``before(kwargs)`` runs after validation and
-    before the estimator (limits are checked there)."""
+    before the estimator (limits are checked there); ``resolve`` looks up datasets."""
     contract = slot.contract
-    decoder = Decoder(buffers, accept_tables=False)
+    decoder = Decoder(buffers, accept_tables=False, resolve=resolve)
     decoded = decoder.decode(params)
     decoder.check_all_used()
     kwargs = validate(spec.params, decoded, noun="parameter", where=f"{contract.name}.{method}")

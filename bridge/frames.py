@@ -8,7 +8,7 @@ buffers to send after the header. Both sides of the wire use them.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,13 +19,14 @@ from bridge.quoting import clip, quote
 from schemas.protocol import DTYPES as WIRE_DTYPES
 from schemas.protocol import SPARSE_DATA_DTYPES, SPARSE_INDEX_DTYPES
 
-__all__ = ["DTYPES", "Decoder", "Encoder", "Table"]
+__all__ = ["DTYPES", "DatasetRef", "Decoder", "Encoder", "Table"]
 
 # Wire dtype names; every one is read and written little-endian.
 DTYPES: dict[str, np.dtype] = {name: np.dtype(name).newbyteorder("<") for name in WIRE_DTYPES}
 _NAME_OF = {dtype.newbyteorder("="): name for name, dtype in DTYPES.items()}
 _MAX_DEPTH = 32
 _NDARRAY_KEYS = frozenset({"$type", "frame", "dtype", "shape", "columns"})
+_DATASET_KEYS = frozenset({"$type", "id"})
 _CSR_KEYS = frozenset({"$type", "shape", "data", "indices", "indptr"})
 # numpy byteorder codes that mean little-endian on this machine ("|": single byte).
 _LITTLE = "<|=" if sys.byteorder == "little" else "<|"
@@ -57,11 +58,20 @@ class Decoder:
     scipy build anything over the frames; a bad one is a :class:`ProtocolError`.
     """
 
-    def __init__(self, buffers: Sequence[Any], *, accept_tables: bool) -> None:
+    def __init__(
+        self,
+        buffers: Sequence[Any],
+        *,
+        accept_tables: bool,
+        resolve: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """``resolve(id)`` returns the stored array of a ``dataset`` reference (server
+        side, see :mod:`bridge.datasets`); without it such references are refused."""
         # memoryview gives byte lengths and lets np.frombuffer share the frame memory.
         self._buffers = [memoryview(buf) for buf in buffers]
         self._used: set[int] = set()
         self._accept_tables = accept_tables
+        self._resolve = resolve
 
     def decode(self, value: Any) -> Any:
         try:
@@ -100,7 +110,14 @@ class Decoder:
             if not self._accept_tables:
                 raise ProtocolError("'$type': 'table' is only used in results")
             return self._table(ref)
-        raise ProtocolError(f"unknown '$type' {quote(kind)}; expected ndarray, csr or table")
+        if kind == "dataset":
+            if self._resolve is None:
+                raise ProtocolError("'$type': 'dataset' is only accepted in call params")
+            self._check_keys(ref, _DATASET_KEYS, "dataset")
+            return self._resolve(ref.get("id"))
+        raise ProtocolError(
+            f"unknown '$type' {quote(kind)}; expected ndarray, csr, dataset or table"
+        )
 
     @staticmethod
     def _check_keys(ref: dict[str, Any], allowed: frozenset[str], what: str) -> None:
@@ -186,6 +203,12 @@ class Decoder:
         return pandas.DataFrame(array, columns=columns, copy=False)
 
 
+class DatasetRef(NamedTuple):
+    """A dataset stored on the server (``Client.dataset``), sent as a reference."""
+
+    id: str
+
+
 class Encoder:
     """Replace arrays in a value by references, collecting the buffers to send.
 
@@ -202,6 +225,8 @@ class Encoder:
             raise ValueError(f"values nest deeper than {_MAX_DEPTH} levels")
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
+        if isinstance(value, DatasetRef):  # before tuples: a NamedTuple is one
+            return {"$type": "dataset", "id": value.id}
         if isinstance(value, np.generic):
             return value.item()
         if isinstance(value, np.ndarray):

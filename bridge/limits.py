@@ -95,6 +95,12 @@ class MemoryBudget:
         with self._lock:
             self.reserved -= nbytes
 
+    def take(self, nbytes: int, what: str) -> None:
+        """Hold ``nbytes`` more for good (until ``hold(-nbytes)``), if they fit."""
+        with self._lock:
+            self._check(nbytes, what)
+            self.held += nbytes
+
     def hold(self, delta: int) -> None:
         """An instance's state grew (or shrank, negative) by ``delta`` bytes."""
         with self._lock:

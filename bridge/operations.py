@@ -12,6 +12,7 @@ the server before a handler is called.
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Callable
@@ -22,20 +23,23 @@ import sklearn
 
 from bridge import __version__
 from bridge.control import FITTING, Control, guarded
+from bridge.datasets import Datasets
 from bridge.dispatch import call_method, decode_options, read_attribute, translate
 from bridge.errors import (
+    BridgeError,
     Cancelled,
     ProtocolError,
     ResourceExhausted,
     UnknownAttribute,
     UnknownMethod,
 )
-from bridge.frames import Encoder
+from bridge.frames import Decoder, Encoder
 from bridge.limits import Limits, MemoryBudget
 from bridge.protocol import (
     PROTOCOL_VERSION,
     failure,
     pack_header,
+    require_id,
     require_instance_id,
     require_map,
     require_str,
@@ -97,6 +101,7 @@ class Operations:
         self._pack = pack
         self._stats = stats
         self._side = side
+        self.datasets = Datasets()
         # (session name, request id) -> job waiting or running, for `cancel`.
         self.jobs: dict[tuple[str, int], Job] = {}
         # Each handler returns True when it queued a job (which replies when it ends).
@@ -110,6 +115,8 @@ class Operations:
             "dispose": self.dispose,
             "stats": self.stats,
             "cancel": self.cancel,
+            "dataset": self.dataset,
+            "datasets": self.list_datasets,
         }
 
     # -- jobs --------------------------------------------------------------------------
@@ -253,6 +260,7 @@ class Operations:
         estimate = self.registry.offered(slot.class_name).working_bytes
         budget = self.budget
         fitting = name in FITTING
+        resolve = self.datasets.resolver(request.session.name)
         control = Control(
             request.identity,
             request.rid,
@@ -274,10 +282,20 @@ class Operations:
             try:
                 if control.cancelled:  # cancelled between leaving the queue and starting
                     raise Cancelled(control.why)
+                run = functools.partial(
+                    call_method,
+                    slot,
+                    name,
+                    method,
+                    params,
+                    buffers,
+                    before=reserve,
+                    resolve=resolve,
+                )
                 if not fitting:
-                    return call_method(slot, name, method, params, buffers, before=reserve)
+                    return run()
                 with guarded(slot.estimator, control):
-                    return call_method(slot, name, method, params, buffers, before=reserve)
+                    return run()
             finally:
                 if reserved:
                     budget.unreserve(reserved)
@@ -329,6 +347,10 @@ class Operations:
         return False
 
     def dispose(self, request: Request) -> bool:
+        if "dataset" in request.header:
+            dataset = self.remove_dataset(require_id(request.header, "dataset"), request.session)
+            self._reply(request.identity, success(request.rid, {"dataset": dataset.name}))
+            return False
         slot = self.remove(require_instance_id(request.header))
         result = {"instance": slot.instance_id}
         if self.scheduler.idle(slot.token):
@@ -338,7 +360,49 @@ class Operations:
             return self._queue(request, slot, self.job(request.rid, lambda: result))
         return False
 
+    def dataset(self, request: Request) -> None:
+        """Store an array for later calls; the structure check runs on the side worker."""
+        name = require_id(request.header, "dataset")
+        data = request.header.get("data")
+        if not (isinstance(data, dict) and data.get("$type") in ("ndarray", "csr")):
+            raise ProtocolError("'data' must be an ndarray or csr reference")
+        nbytes = sum(memoryview(buffer).nbytes for buffer in request.buffers)
+        dataset = self.datasets.reserve(name, request.session.name, nbytes)
+        try:
+            self.budget.take(nbytes, f"dataset {name!r}")
+        except BridgeError:
+            self.datasets.remove(name, request.session.name)
+            raise
+        request.session.datasets.add(name)
+        buffers, datasets, budget = request.buffers, self.datasets, self.budget
+
+        def store() -> dict[str, Any]:
+            try:
+                decoder = Decoder(buffers, accept_tables=False)
+                value = decoder.decode(data)
+                decoder.check_all_used()
+            except Exception as exc:
+                datasets.fail(dataset, exc)
+                budget.hold(-nbytes)
+                raise
+            dataset.value = value
+            dataset.ready.set()
+            return dataset.describe()
+
+        self._side(Job(INTERIM, request.identity, self.job(request.rid, store)))
+
+    def list_datasets(self, request: Request) -> None:
+        listing = [dataset.describe() for dataset in self.datasets.listing()]
+        self._reply(request.identity, success(request.rid, listing))
+
     # -- shared with the server --------------------------------------------------------
+
+    def remove_dataset(self, name: str, session: Session) -> Any:
+        dataset = self.datasets.remove(name, session.name)
+        session.datasets.discard(name)
+        if dataset.error is None:
+            self.budget.hold(-dataset.nbytes)
+        return dataset
 
     def remove(self, instance_id: str) -> Slot:
         """Unregister an instance and stop counting what it holds."""

@@ -124,6 +124,16 @@ def require_map(header: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def require_id(header: dict[str, Any], key: str) -> str:
+    """A client-chosen id (instance, dataset): 1-128 characters from [A-Za-z0-9_.:-]."""
+    value = header.get(key)
+    if not isinstance(value, str) or not INSTANCE_ID.fullmatch(value):
+        raise ProtocolError(
+            f"'{key}' must be 1-128 characters from [A-Za-z0-9_.:-], got {quote(value)}"
+        )
+    return value
+
+
 def require_instance_id(header: dict[str, Any]) -> str:
     value = require_str(header, "instance")
     if not INSTANCE_ID.fullmatch(value):

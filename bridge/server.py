@@ -229,7 +229,10 @@ class Server:
             self._released = True
 
     def _reap(self, session: Session) -> None:
-        """A session's lease ran out: dispose its instances and drop their queued work."""
+        """A session's lease ran out: dispose its instances and datasets, drop their
+        queued work and cancel what runs."""
+        for name in list(session.datasets):
+            self.operations.remove_dataset(name, session)
         if not session.instances:
             return
         self.stats.reaped_sessions += 1
@@ -250,6 +253,7 @@ class Server:
     def _gauges(self) -> dict[str, int]:
         return {
             "instances": len(self.registry),
+            "datasets": len(self.operations.datasets),
             "sessions": len(self.sessions),
             "bytes_held": self.budget.held,
             "bytes_pending": self.budget.pending,
