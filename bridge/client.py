@@ -23,6 +23,7 @@ requests: send several, then collect their replies in any order.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -30,8 +31,10 @@ import warnings
 from typing import Any
 
 import msgpack
+import numpy as np
 import zmq
 
+from bridge.auth import client_curve
 from bridge.errors import BridgeError, ResourceExhausted, error_class
 from bridge.frames import Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
@@ -73,10 +76,16 @@ class Client:
         context: zmq.Context | None = None,
         session: str | None = None,
         renew: bool = True,
+        server_key: str | os.PathLike[str] | bytes | None = None,
+        client_key: str | os.PathLike[str] | bytes | None = None,
     ) -> None:
         """``session`` names this client's session (the owner of the instances it
         creates; default: a fresh random id). With ``renew`` the client keeps its lease
-        alive from a background thread once it owns an instance."""
+        alive from a background thread once it owns an instance.
+
+        For a server started with CURVE keys, ``server_key`` is its public key (the
+        ``NAME.key`` file or the z85 key) and ``client_key`` this client's key pair (the
+        ``NAME.key_secret`` file or the z85 secret key)."""
         self.endpoint = endpoint
         self.timeout = timeout
         self.session = session or uuid.uuid4().hex
@@ -85,7 +94,14 @@ class Client:
         self._renewer: _Renewer | None = None
         # The server's limits (from info), read before the first instance is created.
         self.limits: dict[str, Any] | None = None
+        self._curve: dict[int, bytes] = {}
+        if server_key is not None or client_key is not None:
+            if server_key is None or client_key is None:
+                raise ValueError("server_key and client_key go together")
+            self._curve = client_curve(server_key, client_key)
         self._socket = self._context.socket(zmq.DEALER)
+        for option, value in self._curve.items():
+            self._socket.setsockopt(option, value)
         self._socket.linger = 0
         self._socket.sndhwm = 0
         self._socket.rcvhwm = 0
@@ -242,14 +258,29 @@ class Client:
             self.limits = self.info().get("limits", {})
         instance = instance or f"{class_name}{uuid.uuid4().hex[:12]}"
         self.request("init", **{"class": class_name, "instance": instance, "options": options})
-        lease = float(self.limits.get("lease_seconds") or 0)
-        if self._renew and lease and self._renewer is None:
-            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease)
+        self._keep_lease()
         return instance
 
-    def call(self, instance: str, method: str, /, **params: Any) -> Any:
-        """Call a method; ``{"instance": id}`` results come back as the id string."""
-        result = self.request("call", instance=instance, method=method, params=params)
+    def _keep_lease(self) -> None:
+        """Start renewing the session's lease once it owns an instance."""
+        if self.limits is None:
+            self.limits = self.info().get("limits", {})
+        lease = float(self.limits.get("lease_seconds") or 0)
+        if self._renew and lease and self._renewer is None:
+            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease, self._curve)
+
+    def call(
+        self, instance: str, method: str, /, idempotency_key: str | None = None, **params: Any
+    ) -> Any:
+        """Call a method; ``{"instance": id}`` results come back as the id string.
+
+        With ``idempotency_key`` a resent call (after a timeout or a server restart) is
+        applied once: the server answers a key it already applied from its record.
+        """
+        fields: dict[str, Any] = {"instance": instance, "method": method, "params": params}
+        if idempotency_key is not None:
+            fields["idempotency_key"] = idempotency_key
+        result = self.request("call", **fields)
         if isinstance(result, dict) and set(result) == {"instance"}:
             return result["instance"]
         return result
@@ -260,8 +291,26 @@ class Client:
     def dispose(self, instance: str) -> None:
         self.request("dispose", instance=instance)
 
-    def shutdown(self) -> None:
-        self.request("shutdown")
+    def save(self, instance: str) -> bytes:
+        """The instance in the model format (docs/MODEL_FORMAT.md)."""
+        return self.request("save", instance=instance)["model"].tobytes()
+
+    def load(self, data: bytes, instance: str | None = None) -> str:
+        """Create an instance from model-format bytes; return its id (generated unless
+        ``instance`` is given)."""
+        instance = instance or f"loaded{uuid.uuid4().hex[:12]}"
+        model = np.frombuffer(data, dtype=np.uint8)
+        self.request("load", instance=instance, model=model)
+        self._keep_lease()
+        return instance
+
+    def shutdown(self, token: str | None = None) -> None:
+        """Stop the server. ``token``: the shutdown token of a server the launcher
+        started (``ServerProcess.shutdown_token``)."""
+        if token is None:
+            self.request("shutdown")
+        else:
+            self.request("shutdown", token=token)
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -298,8 +347,16 @@ class _Renewer:
     """Keeps a session's lease alive: a ping with the session id every third of the lease,
     from a thread of its own on a socket of its own (a Client is single-threaded)."""
 
-    def __init__(self, context: zmq.Context, endpoint: str, session: str, lease: float) -> None:
+    def __init__(
+        self,
+        context: zmq.Context,
+        endpoint: str,
+        session: str,
+        lease: float,
+        curve: dict[int, bytes],
+    ) -> None:
         self._stop = threading.Event()
+        self._curve = curve
         self._thread = threading.Thread(
             target=self._run,
             args=(context, endpoint, session, max(0.05, min(60.0, lease / 3))),
@@ -310,6 +367,8 @@ class _Renewer:
 
     def _run(self, context: zmq.Context, endpoint: str, session: str, every: float) -> None:
         sock = context.socket(zmq.DEALER)
+        for option, value in self._curve.items():
+            sock.setsockopt(option, value)
         sock.linger = 0
         if endpoint.startswith("tcp://["):
             sock.ipv6 = True

@@ -22,6 +22,7 @@ import sklearn
 
 from bridge import __version__
 from bridge.dispatch import call_method, decode_options, read_attribute, translate
+from bridge.durability import Durability
 from bridge.errors import ResourceExhausted, UnknownAttribute, UnknownMethod
 from bridge.frames import Encoder
 from bridge.limits import Limits, MemoryBudget
@@ -55,6 +56,7 @@ class Request(NamedTuple):
     buffers: list[Any]
     session: Session
     received: float  # time.monotonic() at receipt
+    user: str | None = None  # the authenticated CURVE client key (z85), when CURVE is on
 
 
 class Operations:
@@ -77,6 +79,7 @@ class Operations:
         pack: Callable[[dict[str, Any]], bytes],
         stats: Callable[[], dict[str, Any]],
         debug: bool,
+        durability: Durability | None = None,
     ) -> None:
         self.registry = registry
         self.scheduler = scheduler
@@ -88,6 +91,11 @@ class Operations:
         self._send = send
         self._pack = pack
         self._stats = stats
+        # Idempotency records, and state files with --state-dir (bridge.durability).
+        self.durability = durability or Durability()
+        self.durability.attach(self)
+        # Instance token -> what the loop does once that job's reply is sent (load).
+        self.after_job: dict[bytes, Callable[[], None]] = {}
         # Each handler returns True when it queued a job (which replies when it ends).
         self.handlers: dict[str, Callable[[Request], bool | None]] = {
             "ping": self.ping,
@@ -152,7 +160,7 @@ class Operations:
         return True
 
     def _owned_slot(self, request: Request) -> Slot:
-        return self.registry.lookup(require_instance_id(request.header))
+        return self.registry.lookup(require_instance_id(request.header), request.user)
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -177,6 +185,8 @@ class Operations:
         listing = []
         expiry: dict[str, float | None] = {}
         for slot in self.registry.slots():
+            if slot.owner_key != request.user:
+                continue  # another client key's instance
             entry = slot.describe()
             owner = slot.owner
             if owner not in expiry:
@@ -189,7 +199,7 @@ class Operations:
     def stats(self, request: Request) -> None:
         self._reply(request.identity, success(request.rid, self._stats()))
 
-    def init(self, request: Request) -> None:
+    def init(self, request: Request) -> bool:
         header = request.header
         class_name = require_str(header, "class")
         instance_id = require_instance_id(header)
@@ -209,11 +219,17 @@ class Operations:
             estimator = offered.cls(**kwargs)
         except Exception as exc:
             raise translate(exc, debug=self.debug) from None
-        slot = self.registry.add(instance_id, offered, estimator, request.session.name)
+        slot = self.registry.add(
+            instance_id, offered, estimator, request.session.name, request.user
+        )
         request.session.instances.add(instance_id)
         slot.accounted = slot.nbytes
         self.budget.hold(slot.nbytes)
+        persist = self.durability.created(slot)
+        if persist is not None:  # --state-dir: reply once the new instance is on disk
+            return self._queue(request, slot, self.job(request.rid, persist))
         self._reply(request.identity, success(request.rid, {"instance": instance_id}))
+        return False
 
     def call(self, request: Request) -> bool:
         header = request.header
@@ -251,7 +267,8 @@ class Operations:
 
         # Decoding and validating the parameters happens in the worker: for large CSR
         # input the structural check is O(nnz), which must not stall the loop.
-        return self._queue(request, slot, self.job(request.rid, work))
+        run = self.durability.wrap_call(request, slot, name, method, self.job(request.rid, work))
+        return self._queue(request, slot, run)
 
     def get(self, request: Request) -> bool:
         slot = self._owned_slot(request)
@@ -273,7 +290,7 @@ class Operations:
         return False
 
     def dispose(self, request: Request) -> bool:
-        slot = self.remove(require_instance_id(request.header))
+        slot = self.remove(self._owned_slot(request).instance_id)
         result = {"instance": slot.instance_id}
         if self.scheduler.idle(slot.token):
             self._reply(request.identity, success(request.rid, result))
@@ -287,6 +304,7 @@ class Operations:
     def remove(self, instance_id: str) -> Slot:
         """Unregister an instance and stop counting what it holds."""
         slot = self.registry.remove(instance_id)
+        self.durability.removed(slot)
         owner = self.sessions.get(slot.owner)
         if owner is not None:
             owner.instances.discard(instance_id)
@@ -304,3 +322,7 @@ class Operations:
         if slot is not None and not slot.removed and slot.nbytes != slot.accounted:
             self.budget.hold(slot.nbytes - slot.accounted)
             slot.accounted = slot.nbytes
+        if self.after_job:
+            after = self.after_job.pop(job.token, None)
+            if after is not None:
+                after()

@@ -109,7 +109,16 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
             buffers=True,
         ),
         "stats": Operation("counters, latency percentiles, bytes held and queue depths", _keys()),
-        "shutdown": Operation("stop the server", _keys()),
+        "shutdown": Operation(
+            "stop the server",
+            _keys(
+                token={
+                    "type": "string",
+                    "description": "the secret the launcher gave the server "
+                    "(SKBRIDGE_SHUTDOWN_TOKEN), when it set one",
+                }
+            ),
+        ),
     }
 )
 
