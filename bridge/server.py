@@ -310,6 +310,8 @@ class Server:
         self._router.close(linger=_LINGER_MS)  # still delivers queued replies (shutdown's)
         with self._waker_lock:
             self._waker.close()
+        if self._authenticator is not None:
+            self._authenticator.stop()  # its sockets would hold up the context's term()
         # term() waits for the linger above; it also waits for sockets of workers still
         # inside a long call, so it runs in a daemon thread we give up on after a while.
         terminator = threading.Thread(target=self._context.term, daemon=True)
@@ -317,8 +319,6 @@ class Server:
         terminator.join(_LINGER_MS / 1000 + 0.5)
         if not idle:
             log.warning("exiting while estimator calls are still running")
-        if self._authenticator is not None:
-            self._authenticator.stop()
         if self.store is not None:
             self.store.close()
         if self.bound_url is not None:

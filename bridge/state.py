@@ -189,8 +189,8 @@ class StateStore:
                     entry.path, classes=self._classes, max_bytes=self._max_bytes
                 )
                 state = _parse_extra(extra, estimator)
-            except (ModelFormatError, OSError) as exc:
-                self._reject(entry.name, str(exc))
+            except Exception as exc:  # whatever is wrong with one file, the rest load
+                self._reject(entry.name, f"{type(exc).__name__}: {exc}")
                 continue
             state.filename = entry.name
             earlier = found.get(state.instance_id)
