@@ -1,4 +1,4 @@
-"""Command line: ``skbridge serve`` (also ``python -m bridge serve``)."""
+"""Command line: ``skbridge serve`` and ``skbridge keys`` (also ``python -m bridge ...``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 from bridge.limits import Limits, default_memory_bytes
 
@@ -46,10 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="verbose logs; error replies carry tracebacks"
     )
     serve.add_argument(
+        "--insecure",
         "--allow-remote",
+        dest="insecure",
         action="store_true",
-        help="allow binding a non-loopback tcp address (anyone who can reach it can run "
-        "estimators with this user's rights)",
+        help="allow a non-loopback tcp address or an abstract ipc name without CURVE keys "
+        "(anyone who can reach it can run estimators with this user's rights)",
     )
     serve.add_argument("--workers", type=int, default=None, help="worker threads")
     defaults = Limits()
@@ -87,7 +90,30 @@ def _parser() -> argparse.ArgumentParser:
         help="a client session silent this long has its instances disposed; clients renew "
         "on their own while alive (default %(default)s; 0: keep instances forever)",
     )
+    security = serve.add_argument_group("security (docs/OPERATIONS.md)")
+    security.add_argument(
+        "--curve-secret-key",
+        metavar="FILE",
+        help="this server's NAME.key_secret (from `skbridge keys`): encrypt with CURVE and "
+        "accept only the keys of --curve-authorized-keys",
+    )
+    security.add_argument(
+        "--curve-authorized-keys",
+        metavar="DIR",
+        help="directory of the client public keys (*.key) allowed to connect",
+    )
+    security.add_argument(
+        "--admin-keys",
+        metavar="DIR",
+        help="directory of client public keys (*.key) that may also send shutdown",
+    )
     ops = serve.add_argument_group("operations")
+    ops.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep every instance on disk here (written before each reply that changed "
+        "it) and restore them on start",
+    )
     ops.add_argument(
         "--metrics-port",
         type=int,
@@ -102,7 +128,37 @@ def _parser() -> argparse.ArgumentParser:
     ops.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="stderr log format"
     )
+    keys = commands.add_parser("keys", help="write a CURVE key pair (NAME.key, NAME.key_secret)")
+    keys.add_argument("directory", help="where to write the key files (created, mode 0700)")
+    keys.add_argument("--name", default="skbridge", help="file name stem (default %(default)s)")
     return parser
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from bridge.auth import create_keys
+
+    for path in (f"{args.name}.key", f"{args.name}.key_secret"):
+        if os.path.exists(os.path.join(args.directory, path)):
+            print(f"skbridge: {args.directory}/{path} exists; not overwriting", file=sys.stderr)
+            return 1
+    public, secret = create_keys(args.directory, args.name)
+    print(json.dumps({"public": public, "secret": secret}))
+    return 0
+
+
+def _curve(args: argparse.Namespace) -> Any:
+    """The CURVE settings from the flags, or None; raises ValueError on bad ones."""
+    from bridge.auth import CurveServer
+
+    if args.curve_secret_key is None and args.curve_authorized_keys is None:
+        if args.admin_keys is not None:
+            raise ValueError("--admin-keys needs --curve-secret-key and --curve-authorized-keys")
+        return None
+    if args.curve_secret_key is None or args.curve_authorized_keys is None:
+        raise ValueError("--curve-secret-key and --curve-authorized-keys go together")
+    return CurveServer.from_files(
+        args.curve_secret_key, args.curve_authorized_keys, args.admin_keys
+    )
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -126,6 +182,7 @@ def _limits(args: argparse.Namespace) -> Limits:
 def _serve(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
+    from bridge.auth import take_shutdown_token
     from bridge.endpoints import resolve_endpoint
     from bridge.memory import keep_free_memory
     from bridge.protocol import PROTOCOL_VERSION
@@ -136,7 +193,10 @@ def _serve(args: argparse.Namespace) -> int:
         print("skbridge: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
-        endpoint = resolve_endpoint(args.endpoint, allow_remote=args.allow_remote)
+        curve = _curve(args)
+        endpoint = resolve_endpoint(
+            args.endpoint, allow_remote=args.insecure, curve=curve is not None
+        )
         limits = _limits(args)
     except ValueError as exc:
         print(f"skbridge: {exc}", file=sys.stderr)
@@ -144,13 +204,21 @@ def _serve(args: argparse.Namespace) -> int:
     # Estimator work runs in several worker threads at once: BLAS gets one thread, for
     # good (threadpoolctl's per-call limits cannot be nested across threads reliably).
     threadpool_limits(limits=1, user_api="blas")
-    server = Server(
-        endpoint,
-        workers=args.workers,
-        debug=args.debug,
-        release_idle_memory=keep_free_memory(),
-        limits=limits,
-    )
+    try:
+        server = Server(
+            endpoint,
+            workers=args.workers,
+            debug=args.debug,
+            release_idle_memory=keep_free_memory(),
+            limits=limits,
+            state_dir=args.state_dir,
+            curve=curve,
+            shutdown_token=take_shutdown_token(),
+        )
+    except OSError as exc:
+        print(f"skbridge: {exc}", file=sys.stderr)
+        endpoint.cleanup()
+        return 1
     try:
         url = server.bind()
     except Exception as exc:
@@ -199,4 +267,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.captureWarnings(True)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "keys":
+        return _keys(args)
     return 2  # unreachable: argparse requires a command

@@ -23,6 +23,7 @@ requests: send several, then collect their replies in any order.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -31,8 +32,10 @@ from collections.abc import Callable
 from typing import Any
 
 import msgpack
+import numpy as np
 import zmq
 
+from bridge.auth import client_curve
 from bridge.errors import BridgeError, ResourceExhausted, error_class
 from bridge.frames import DatasetRef, Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
@@ -84,6 +87,8 @@ class Client:
         renew: bool = True,
         heartbeat: float | None = 1.0,
         heartbeat_timeout: float = 3.0,
+        server_key: str | os.PathLike[str] | bytes | None = None,
+        client_key: str | os.PathLike[str] | bytes | None = None,
     ) -> None:
         """``session`` names this client's session (the owner of the instances it
         creates; default: a fresh random id). With ``renew`` the client keeps its lease
@@ -94,7 +99,10 @@ class Client:
         server that is dead or frozen for ``heartbeat_timeout`` seconds is noticed even
         while a fit runs or a large message is half sent, and the calls waiting for it
         raise :class:`BridgeDisconnected`.
-        """
+
+        For a server started with CURVE keys, ``server_key`` is its public key (the
+        ``NAME.key`` file or the z85 key) and ``client_key`` this client's key pair (the
+        ``NAME.key_secret`` file or the z85 secret key)."""
         self.endpoint = endpoint
         self.timeout = timeout
         self.session = session or uuid.uuid4().hex
@@ -103,7 +111,14 @@ class Client:
         self._renewing = False
         # The server's limits (from info), read before the first instance is created.
         self.limits: dict[str, Any] | None = None
+        self._curve: dict[int, bytes] = {}
+        if server_key is not None or client_key is not None:
+            if server_key is None or client_key is None:
+                raise ValueError("server_key and client_key go together")
+            self._curve = client_curve(server_key, client_key)
         self._socket = self._context.socket(zmq.DEALER)
+        for option, value in self._curve.items():
+            self._socket.setsockopt(option, value)
         self._socket.linger = 0
         self._socket.sndhwm = 0
         self._socket.rcvhwm = 0
@@ -116,7 +131,7 @@ class Client:
         self._drops_seen = 0
         if heartbeat or renew:
             self._watchdog = _Watchdog(
-                self._context, endpoint, self.session, heartbeat, heartbeat_timeout
+                self._context, endpoint, self.session, heartbeat, heartbeat_timeout, self._curve
             )
         if heartbeat:
             # A wait longer than this looks at the watchdog in between (never one that a
@@ -327,6 +342,7 @@ class Client:
         *,
         progress: Callable[[dict[str, Any]], None] | None = None,
         timeout: float | None = ...,  # type: ignore[assignment]
+        idempotency_key: str | None = None,
         **params: Any,
     ) -> Any:
         """Call a method; ``{"instance": id}`` results come back as the id string.
@@ -334,9 +350,13 @@ class Client:
         ``progress(event)`` receives the progress messages of a fitting method (step,
         steps, batch_inertia, ewa_inertia, epoch, elapsed). When ``timeout`` (seconds;
         default the client's) passes, the call is cancelled on the server as well and
-        :class:`RequestTimeout` is raised; the instance is left as it was.
+        :class:`RequestTimeout` is raised; the instance is left as it was. With
+        ``idempotency_key`` a resent call (after a timeout or a server restart) is
+        applied once: the server answers a key it already applied from its record.
         """
-        rid = self.submit_call(instance, method, progress=progress, **params)
+        rid = self.submit_call(
+            instance, method, progress=progress, idempotency_key=idempotency_key, **params
+        )
         result = self.result(rid, timeout)
         if isinstance(result, dict) and set(result) == {"instance"}:
             return result["instance"]
@@ -349,12 +369,15 @@ class Client:
         /,
         *,
         progress: Callable[[dict[str, Any]], None] | None = None,
+        idempotency_key: str | None = None,
         **params: Any,
     ) -> int:
         """Send a ``call`` without waiting (see :meth:`call`); returns its request id."""
         fields: dict[str, Any] = {"instance": instance, "method": method, "params": params}
         if progress is not None:
             fields["progress"] = True
+        if idempotency_key is not None:
+            fields["idempotency_key"] = idempotency_key
         rid = self.submit("call", **fields)
         if progress is not None:
             self._progress[rid] = progress
@@ -406,8 +429,27 @@ class Client:
     def datasets(self) -> list[dict[str, Any]]:
         return self.request("datasets")
 
-    def shutdown(self) -> None:
-        self.request("shutdown")
+    def save(self, instance: str) -> bytes:
+        """The instance in the model format (docs/MODEL_FORMAT.md)."""
+        return self.request("save", instance=instance)["model"].tobytes()
+
+    def load(self, data: bytes, instance: str | None = None) -> str:
+        """Create an instance from model-format bytes; return its id (generated unless
+        ``instance`` is given)."""
+        self._read_limits()
+        instance = instance or f"loaded{uuid.uuid4().hex[:12]}"
+        model = np.frombuffer(data, dtype=np.uint8)
+        self.request("load", instance=instance, model=model)
+        self._keep_lease()
+        return instance
+
+    def shutdown(self, token: str | None = None) -> None:
+        """Stop the server. ``token``: the shutdown token of a server the launcher
+        started (``ServerProcess.shutdown_token``)."""
+        if token is None:
+            self.request("shutdown")
+        else:
+            self.request("shutdown", token=token)
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -458,11 +500,14 @@ class _Watchdog:
         session: str,
         heartbeat: float | None,
         heartbeat_timeout: float,
+        curve: dict[int, bytes],
     ) -> None:
         self.drops = 0
         self._every: float | None = None
         self._stop = threading.Event()
         self._sock = sock = context.socket(zmq.DEALER)
+        for option, value in curve.items():
+            sock.setsockopt(option, value)
         sock.linger = 0
         if endpoint.startswith("tcp://["):
             sock.ipv6 = True

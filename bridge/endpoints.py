@@ -46,11 +46,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def resolve_endpoint(url: str | None, *, allow_remote: bool = False) -> Endpoint:
+_HOW_TO_SECURE = (
+    "create keys with `skbridge keys DIR --name server` and `skbridge keys DIR --name "
+    "CLIENT`, then serve with --curve-secret-key DIR/server.key_secret "
+    "--curve-authorized-keys DIR_WITH_CLIENT_KEYS (see docs/OPERATIONS.md); or pass "
+    "--insecure (formerly --allow-remote) to let anyone who can reach it run estimators "
+    "with this user's rights"
+)
+
+
+def resolve_endpoint(
+    url: str | None, *, allow_remote: bool = False, curve: bool = False
+) -> Endpoint:
     """Turn the --endpoint value into an :class:`Endpoint`, or raise ValueError.
 
     No URL means a fresh private ipc socket: ``mkdtemp`` creates the directory with mode
-    0700, so only this user can connect.
+    0700, so only this user can connect. An endpoint other users can reach (a
+    non-loopback address, an abstract ipc name, which has no file permissions) needs
+    ``curve`` (clients must hold an authorised key) or ``allow_remote`` (``--insecure``).
     """
     if url is None:
         directory = tempfile.mkdtemp(prefix="skbridge-")
@@ -59,6 +72,11 @@ def resolve_endpoint(url: str | None, *, allow_remote: bool = False) -> Endpoint
     if url.startswith("ipc://"):
         if len(url) == len("ipc://"):
             raise ValueError("ipc endpoint needs a path, e.g. ipc:///tmp/skbridge.sock")
+        if url.startswith("ipc://@") and not (allow_remote or curve):
+            raise ValueError(
+                f"refusing to bind {url}: an abstract ipc name has no file permissions, so "
+                f"any local user could connect; use a path, or {_HOW_TO_SECURE}"
+            )
         return Endpoint(url)
     if url.startswith("tcp://"):
         rest = url[len("tcp://") :]
@@ -68,10 +86,10 @@ def resolve_endpoint(url: str | None, *, allow_remote: bool = False) -> Endpoint
         if port != "*" and not (port.isdigit() and 0 <= int(port) <= 65535):
             raise ValueError(f"tcp port must be 0-65535 or '*', got {port!r}")
         bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-        if not allow_remote and not _is_loopback(bare):
+        if not (allow_remote or curve) and not _is_loopback(bare):
             raise ValueError(
-                f"refusing to bind {url}: {host} is not a loopback address "
-                "(use 127.0.0.1, or pass --allow-remote to expose the server)"
+                f"refusing to bind {url}: {host} is not a loopback address and the server "
+                f"has no CURVE keys; use 127.0.0.1, or {_HOW_TO_SECURE}"
             )
         return Endpoint(url, ipv6=":" in bare)
     raise ValueError(f"endpoint must start with ipc:// or tcp://, got {url!r}")

@@ -5,12 +5,18 @@ Example::
     from bridge.launcher import spawn_server
     with spawn_server() as server, Client(server.endpoint) as client:
         client.ping()
+        client.shutdown(token=server.shutdown_token)
+
+The launcher gives the server a random shutdown token (environment variable
+``SKBRIDGE_SHUTDOWN_TOKEN``): only a ``shutdown`` request carrying it, or one sent with an
+admin key, stops the server (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import selectors
 import signal
 import subprocess
@@ -27,8 +33,11 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 class ServerProcess:
     """A running server child process. Stop it with :meth:`stop` or a ``with`` block."""
 
-    def __init__(self, process: subprocess.Popen[bytes], ready: dict[str, Any]) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], ready: dict[str, Any], shutdown_token: str = ""
+    ) -> None:
         self.process = process
+        self.shutdown_token = shutdown_token
         self.ready = ready
         self.endpoint: str = ready["endpoint"]
         self.pid: int = ready["pid"]
@@ -62,12 +71,15 @@ def spawn_server(
     env: dict[str, str] | None = None,
     stderr: Any = None,
     extra_args: list[str] | None = None,
+    state_dir: str | None = None,
 ) -> ServerProcess:
     """Run ``python -m bridge serve`` and return once it printed its ready line.
 
     Raises RuntimeError if the process exits or stays silent for ``timeout`` seconds.
     ``stderr`` is passed to Popen (default: inherit, so server logs show up);
-    ``extra_args`` are more ``serve`` flags (limits, leases, metrics...).
+    ``extra_args`` are more ``serve`` flags (limits, leases, metrics, CURVE keys...);
+    ``state_dir`` is ``--state-dir``. The server's shutdown token is
+    ``ServerProcess.shutdown_token``.
     """
     args = [python, "-m", "bridge", "serve"]
     if endpoint is not None:
@@ -77,9 +89,13 @@ def spawn_server(
     if debug:
         args.append("--debug")
     if allow_remote:
-        args.append("--allow-remote")
+        args.append("--insecure")
+    if state_dir is not None:
+        args += ["--state-dir", state_dir]
     args += extra_args or []
     child_env = dict(os.environ if env is None else env)
+    token = secrets.token_urlsafe(24)
+    child_env["SKBRIDGE_SHUTDOWN_TOKEN"] = token
     # Make this checkout importable in the child even when it is not installed.
     child_env["PYTHONPATH"] = os.pathsep.join(
         p for p in (_ROOT, child_env.get("PYTHONPATH", "")) if p
@@ -99,7 +115,7 @@ def spawn_server(
         # Nothing else is ever written to stdout; close our end of the pipe.
         if process.stdout is not None:
             process.stdout.close()
-    return ServerProcess(process, ready)
+    return ServerProcess(process, ready, token)
 
 
 def _read_line(process: subprocess.Popen[bytes], timeout: float) -> str:

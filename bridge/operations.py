@@ -25,6 +25,7 @@ from bridge import __version__
 from bridge.control import FITTING, Control, guarded
 from bridge.datasets import Datasets
 from bridge.dispatch import call_method, decode_options, read_attribute, translate
+from bridge.durability import Durability
 from bridge.errors import (
     BridgeError,
     Cancelled,
@@ -66,6 +67,7 @@ class Request(NamedTuple):
     buffers: list[Any]
     session: Session
     received: float  # time.monotonic() at receipt
+    user: str | None = None  # the authenticated CURVE client key (z85), when CURVE is on
 
 
 class Operations:
@@ -89,6 +91,7 @@ class Operations:
         stats: Callable[[], dict[str, Any]],
         side: Callable[[Job], None],
         debug: bool,
+        durability: Durability | None = None,
     ) -> None:
         self.registry = registry
         self.scheduler = scheduler
@@ -104,6 +107,11 @@ class Operations:
         self.datasets = Datasets()
         # (session name, request id) -> job waiting or running, for `cancel`.
         self.jobs: dict[tuple[str, int], Job] = {}
+        # Idempotency records, and state files with --state-dir (bridge.durability).
+        self.durability = durability or Durability()
+        self.durability.attach(self)
+        # Instance token -> what the loop does once that job's reply is sent (load).
+        self.after_job: dict[bytes, Callable[[], None]] = {}
         # Each handler returns True when it queued a job (which replies when it ends).
         self.handlers: dict[str, Callable[[Request], bool | None]] = {
             "ping": self.ping,
@@ -179,7 +187,7 @@ class Operations:
         return True
 
     def _owned_slot(self, request: Request) -> Slot:
-        return self.registry.lookup(require_instance_id(request.header))
+        return self.registry.lookup(require_instance_id(request.header), request.user)
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -203,7 +211,7 @@ class Operations:
     def instances(self, request: Request) -> None:
         # O(instances): the loop only copies the list and the leases; describing and
         # packing run on the side worker, so a long listing never delays other clients.
-        slots = self.registry.slots()
+        slots = [slot for slot in self.registry.slots() if slot.owner_key == request.user]
         expiry = {
             name: self.sessions.expires_at(session)
             for name in {slot.owner for slot in slots}
@@ -218,7 +226,7 @@ class Operations:
     def stats(self, request: Request) -> None:
         self._reply(request.identity, success(request.rid, self._stats()))
 
-    def init(self, request: Request) -> None:
+    def init(self, request: Request) -> bool:
         header = request.header
         class_name = require_str(header, "class")
         instance_id = require_instance_id(header)
@@ -238,11 +246,17 @@ class Operations:
             estimator = offered.cls(**kwargs)
         except Exception as exc:
             raise translate(exc, debug=self.debug) from None
-        slot = self.registry.add(instance_id, offered, estimator, request.session.name)
+        slot = self.registry.add(
+            instance_id, offered, estimator, request.session.name, request.user
+        )
         request.session.instances.add(instance_id)
         slot.accounted = slot.nbytes
         self.budget.hold(slot.nbytes)
+        persist = self.durability.created(slot)
+        if persist is not None:  # --state-dir: reply once the new instance is on disk
+            return self._queue(request, slot, self.job(request.rid, persist))
         self._reply(request.identity, success(request.rid, {"instance": instance_id}))
+        return False
 
     def call(self, request: Request) -> bool:
         header = request.header
@@ -303,7 +317,8 @@ class Operations:
 
         # Decoding and validating the parameters happens in the worker: for large CSR
         # input the structural check is O(nnz), which must not stall the loop.
-        return self._queue(request, slot, self.job(request.rid, work), control)
+        run = self.durability.wrap_call(request, slot, name, method, self.job(request.rid, work))
+        return self._queue(request, slot, run, control)
 
     def cancel(self, request: Request) -> None:
         target = request.header.get("target")
@@ -351,7 +366,7 @@ class Operations:
             dataset = self.remove_dataset(require_id(request.header, "dataset"), request.session)
             self._reply(request.identity, success(request.rid, {"dataset": dataset.name}))
             return False
-        slot = self.remove(require_instance_id(request.header))
+        slot = self.remove(self._owned_slot(request).instance_id)
         result = {"instance": slot.instance_id}
         if self.scheduler.idle(slot.token):
             self._reply(request.identity, success(request.rid, result))
@@ -407,6 +422,7 @@ class Operations:
     def remove(self, instance_id: str) -> Slot:
         """Unregister an instance and stop counting what it holds."""
         slot = self.registry.remove(instance_id)
+        self.durability.removed(slot)
         owner = self.sessions.get(slot.owner)
         if owner is not None:
             owner.instances.discard(instance_id)
@@ -426,3 +442,7 @@ class Operations:
         if slot is not None and not slot.removed and slot.nbytes != slot.accounted:
             self.budget.hold(slot.nbytes - slot.accounted)
             slot.accounted = slot.nbytes
+        if self.after_job:
+            after = self.after_job.pop(job.token, None)
+            if after is not None:
+                after()

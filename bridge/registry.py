@@ -48,7 +48,7 @@ def is_fitted(estimator: Any) -> bool:
 class Slot:
     """One estimator instance. ``token`` names it to the scheduler and in worker replies
     (ids can be reused after dispose; tokens never are). ``owner`` is the session that
-    created it.
+    created it (and ``owner_key`` the authenticated client key, when CURVE is on).
 
     ``fitted`` and ``nbytes`` are refreshed by the worker after each job (so listing
     instances costs no estimator inspection); ``accounted`` is what the memory budget
@@ -65,6 +65,10 @@ class Slot:
     nbytes: int = 0
     accounted: int = 0
     removed: bool = False
+    # The CURVE client key (z85) that created it; only that key can reach it.
+    owner_key: str | None = None
+    # Idempotency records and state-file bookkeeping (bridge.durability), made on demand.
+    durable: Any = None
 
     def refresh(self) -> None:
         """Re-read ``fitted`` and ``nbytes`` (on the thread that just used the estimator)."""
@@ -88,6 +92,8 @@ class Registry:
         self._classes = dict(classes)
         self._slots: dict[str, Slot] = {}
         self._disposed: OrderedDict[str, None] = OrderedDict()
+        # Ids held for a `load` whose model is still being read.
+        self._reserved: set[str] = set()
         self._tokens = itertools.count(1)
 
     @property
@@ -104,31 +110,66 @@ class Registry:
             ) from None
 
     def check_free(self, instance_id: str) -> None:
-        if instance_id in self._slots:
+        if instance_id in self._slots or instance_id in self._reserved:
             raise DuplicateInstance(f"instance {instance_id!r} already exists")
 
     def __len__(self) -> int:
         return len(self._slots)
 
-    def add(self, instance_id: str, offered: Offered, estimator: Any, owner: str = "") -> Slot:
+    def add(
+        self,
+        instance_id: str,
+        offered: Offered,
+        estimator: Any,
+        owner: str = "",
+        owner_key: str | None = None,
+    ) -> Slot:
         self.check_free(instance_id)
-        token = _TOKEN.pack(next(self._tokens))
-        slot = Slot(instance_id, offered.contract.name, estimator, offered.contract, token, owner)
+        slot = Slot(
+            instance_id,
+            offered.contract.name,
+            estimator,
+            offered.contract,
+            self.new_token(),
+            owner,
+            owner_key=owner_key,
+        )
         slot.refresh()
         self._slots[instance_id] = slot
         self._disposed.pop(instance_id, None)
         return slot
 
-    def lookup(self, instance_id: str) -> Slot:
+    def new_token(self) -> bytes:
+        return _TOKEN.pack(next(self._tokens))
+
+    def reserve(self, instance_id: str) -> None:
+        """Hold a free id for a slot built off the loop (see :meth:`insert`)."""
+        self.check_free(instance_id)
+        self._reserved.add(instance_id)
+
+    def release(self, instance_id: str) -> None:
+        self._reserved.discard(instance_id)
+
+    def insert(self, slot: Slot) -> None:
+        """Register a slot built elsewhere under the id reserved for it."""
+        self._reserved.discard(slot.instance_id)
+        self.check_free(slot.instance_id)
+        self._slots[slot.instance_id] = slot
+        self._disposed.pop(slot.instance_id, None)
+
+    def lookup(self, instance_id: str, user: str | None = None) -> Slot:
+        """The slot of ``instance_id`` if ``user`` (the client key, or None without
+        CURVE) may reach it; another key's instance is as unknown as a missing one."""
         slot = self._slots.get(instance_id)
-        if slot is None:
-            if instance_id in self._disposed:
+        if slot is None or slot.owner_key != user:
+            if slot is None and instance_id in self._disposed:
                 raise UnknownInstance(f"instance {instance_id!r} was disposed")
             raise UnknownInstance(f"unknown instance {instance_id!r}")
         return slot
 
     def remove(self, instance_id: str) -> Slot:
-        slot = self.lookup(instance_id)
+        """Unregister an instance, whoever owns it (callers check ownership first)."""
+        slot = self._slots.get(instance_id) or self.lookup(instance_id)
         slot.removed = True
         del self._slots[instance_id]
         self._disposed[instance_id] = None

@@ -31,13 +31,16 @@ from typing import Any
 import msgpack
 import zmq
 
+from bridge.auth import CurveServer, ShutdownPolicy
 from bridge.classes import CLASSES, Offered
 from bridge.dispatch import internal_error
+from bridge.durability import Durability, restore
 from bridge.endpoints import Endpoint
-from bridge.errors import BridgeError, ProtocolError, ResourceExhausted
+from bridge.errors import BridgeError, ProtocolError, ResourceExhausted, error_class
 from bridge.limits import Limits, MemoryBudget, default_memory_bytes
 from bridge.memory import release_free_memory
 from bridge.metrics import Stats
+from bridge.model_ops import ModelOps
 from bridge.operations import Operations, Request
 from bridge.protocol import (
     OPERATIONS,
@@ -53,6 +56,7 @@ from bridge.registry import Registry
 from bridge.scheduler import Scheduler
 from bridge.sessions import Session, Sessions
 from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
+from bridge.state import StateStore
 from bridge.workers import INTERIM, WorkerPool
 
 __all__ = ["Server", "default_workers"]
@@ -87,9 +91,16 @@ class Server:
         classes: Mapping[str, Offered] = CLASSES,
         release_idle_memory: bool = False,
         limits: Limits | None = None,
+        state_dir: str | None = None,
+        curve: CurveServer | None = None,
+        shutdown_token: str | None = None,
     ) -> None:
         """``release_idle_memory``: call :func:`~bridge.memory.release_free_memory` after
-        ``_IDLE_MS`` without messages (for a process set up by ``keep_free_memory``)."""
+        ``_IDLE_MS`` without messages (for a process set up by ``keep_free_memory``).
+        ``state_dir``: keep every instance on disk there and restore them now
+        (bridge.state). ``curve``: accept only CURVE clients with authorised keys, and
+        keep each key's instances to itself (bridge.auth). ``shutdown_token``: the
+        secret a ``shutdown`` request must carry (unless sent with an admin key)."""
         self.endpoint = endpoint
         self.debug = debug
         self._release_idle_memory = release_idle_memory
@@ -110,9 +121,16 @@ class Server:
             self._router.setsockopt(zmq.MAXMSGSIZE, limits.max_message_bytes)
         self._router.ipv6 = endpoint.ipv6
         tune_socket(self._router)
+        self._curve = curve
+        self._authenticator = curve.start(self._context) if curve is not None else None
+        self._shutdown_policy = ShutdownPolicy(shutdown_token, curve)
+        # The authenticated key of the message being handled (CURVE only).
+        self._user: str | None = None
         secret = os.urandom(16)
         inside = f"inproc://skbridge-{secret.hex()}"
         self._router.bind(inside)
+        if curve is not None:
+            curve.apply(self._router)  # for the client endpoint bound next
         size = workers or default_workers()
         # Routing ids of the loop's own peers; no client id can equal one (see above).
         worker_ids = [b"w" + secret + bytes([i]) for i in range(size)]
@@ -132,6 +150,12 @@ class Server:
         # Replies built on the loop thread only (a Packer is not thread-safe; workers use
         # pack_header, which makes its own).
         self._pack = msgpack.Packer(use_bin_type=True).pack
+        classes_by_name = {name: offered.cls for name, offered in classes.items()}
+        self.store = (
+            StateStore(state_dir, classes_by_name, max_bytes=self.budget.limit or 1 << 40)
+            if state_dir
+            else None
+        )
         self.operations = Operations(
             self.registry,
             self.scheduler,
@@ -144,8 +168,14 @@ class Server:
             stats=self.stats.snapshot,
             side=self._side.submit,
             debug=debug,
+            durability=Durability(self.store),
         )
-        self._handlers = {**self.operations.handlers, "shutdown": self._shutdown}
+        self.restored = restore(self.operations, self.operations.durability, time.monotonic())
+        self._handlers = {
+            **self.operations.handlers,
+            **ModelOps(self.operations).handlers,
+            "shutdown": self._shutdown,
+        }
         self._unpack = header_unpacker(limits)
         self._next_tick = 0.0
         self._last_message = 0.0
@@ -199,6 +229,8 @@ class Server:
         monotonic = time.monotonic
         # The loop wakes at least every tick for timed work (leases, idle memory release).
         router.rcvtimeo = _TICK_MS
+        if self._curve is not None:
+            recv = self._recv_authenticated
         while not self._stopping:
             try:
                 identity = recv()
@@ -214,6 +246,14 @@ class Server:
             self._released = False
             if now >= self._next_tick:
                 self._tick(now)
+
+    def _recv_authenticated(self) -> bytes:
+        """The routing frame, noting the CURVE key it came with (ZAP's User-Id: the
+        z85 public key). Only with CURVE: a zero-copy receive costs more than a copy."""
+        frame = self._router.recv(copy=False)
+        identity = frame.bytes
+        self._user = None if identity in self._inside else frame.get("User-Id")
+        return identity
 
     def _tick(self, now: float) -> None:
         """Timed work: reap expired sessions, give back idle memory."""
@@ -282,6 +322,8 @@ class Server:
         self._router.close(linger=_LINGER_MS)  # still delivers queued replies (shutdown's)
         with self._waker_lock:
             self._waker.close()
+        if self._authenticator is not None:
+            self._authenticator.stop()  # its sockets would hold up the context's term()
         # term() waits for the linger above; it also waits for sockets of workers still
         # inside a long call, so it runs in a daemon thread we give up on after a while.
         terminator = threading.Thread(target=self._context.term, daemon=True)
@@ -289,6 +331,8 @@ class Server:
         terminator.join(_LINGER_MS / 1000 + 0.5)
         if not idle:
             log.warning("exiting while estimator calls are still running")
+        if self.store is not None:
+            self.store.close()
         if self.bound_url is not None:
             self.endpoint.remove_socket_file()
         self.endpoint.cleanup()
@@ -365,8 +409,13 @@ class Server:
                 buffers = [frame.buffer for frame in frames]
             else:
                 buffers = []
-            session = self.sessions.touch(session_name(header, identity), received)
-            queued = self._handlers[op](Request(identity, rid, header, buffers, session, received))
+            user = self._user
+            name = session_name(header, identity)
+            if user is not None:  # sessions of different keys never mix
+                name = f"{user}/{name}"
+            session = self.sessions.touch(name, received)
+            request = Request(identity, rid, header, buffers, session, received, user)
+            queued = self._handlers[op](request)
         except BridgeError as exc:
             self._reply(identity, failure(rid, exc.to_wire(debug=self.debug)))
         except Exception as exc:  # a bug in a handler must not stop the server
@@ -377,6 +426,11 @@ class Server:
                 self.stats.latency(time.monotonic() - received)
 
     def _shutdown(self, request: Request) -> None:
+        if not self._shutdown_policy.allows(request.header, request.user):
+            raise error_class("forbidden")(
+                "shutdown needs the token of the process that started the server or an "
+                "admin key (--admin-keys)"
+            )
         self._reply(request.identity, success(request.rid, {"shutdown": True}))
         log.info("shutdown requested")
         self._stopping = True

@@ -118,7 +118,16 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
         ),
         "datasets": Operation("list the stored datasets", _keys()),
         "stats": Operation("counters, latency percentiles, bytes held and queue depths", _keys()),
-        "shutdown": Operation("stop the server", _keys()),
+        "shutdown": Operation(
+            "stop the server",
+            _keys(
+                token={
+                    "type": "string",
+                    "description": "the secret the launcher gave the server "
+                    "(SKBRIDGE_SHUTDOWN_TOKEN), when it set one",
+                }
+            ),
+        ),
     }
 )
 

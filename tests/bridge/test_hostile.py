@@ -205,8 +205,8 @@ def deep(depth: int) -> list:
 
 
 @pytest.mark.parametrize("key", ["v", "id", "op", "class", "instance", "method", "attribute"])
-@pytest.mark.parametrize("value", [deep(400), {"a": deep(400)}, "é" * 1_000_000],
-                         ids=["list", "map", "long-string"])  # fmt: skip
+@pytest.mark.parametrize("value", [deep(400), {"a": deep(400)}, "é" * 400_000, "é" * 1_000_000],
+                         ids=["list", "map", "long-string", "over-header-limit"])  # fmt: skip
 def test_wild_envelope_values(raw, fresh, key, value):
     header = {"v": 1, "id": 5, "op": "call", "instance": fresh, "method": "fit",
               "attribute": "x", "class": "MiniBatchKMeans"}  # fmt: skip
@@ -218,14 +218,22 @@ def test_wild_envelope_values(raw, fresh, key, value):
     expected = {"v": "unsupported_version", "op": "unknown_op"}.get(key, "protocol_error")
     if key == "op" and not isinstance(value, str):
         expected = "protocol_error"
+    if isinstance(value, str) and len(value.encode()) > (1 << 20):
+        expected = "resource_exhausted"  # refused by size before it is even parsed
     assert reply["error"]["code"] == expected, reply
     assert raw.last_size < 2000
 
 
 def test_unknown_option_key_of_50_mb(raw):
-    key = "k" * 50_000_000
+    # Over max_header_bytes: refused by size, before the header is parsed.
     header = {"v": 1, "id": 4, "op": "init", "class": "MiniBatchKMeans", "instance": "big-key",
-              "options": {key: 1}}  # fmt: skip
+              "options": {"k" * 50_000_000: 1}}  # fmt: skip
+    reply = raw.send(header)
+    assert reply["error"]["code"] == "resource_exhausted"
+    assert "max_header_bytes" in reply["error"]["message"]
+    assert raw.last_size < 2000
+    # Under it: validated, and the key is quoted cut short.
+    header["options"] = {"k" * 500_000: 1}
     reply = raw.send(header)
     assert reply["error"]["code"] == "invalid_params"
     assert "unknown option 'kkk" in reply["error"]["message"]
@@ -237,9 +245,19 @@ def test_100000_unknown_option_keys(raw):
     header = {"v": 1, "id": 4, "op": "init", "class": "MiniBatchKMeans", "instance": "many",
               "options": options}  # fmt: skip
     reply = raw.send(header)
+    # Over max_header_bytes (refused by size) and max_map_len (refused while parsing).
+    assert reply["error"]["code"] == "resource_exhausted"
+    assert raw.last_size < 2000
+    header["options"] = {f"o{i}": 0 for i in range(5000)}  # under the size, over the length
+    reply = raw.send(header)
+    assert reply["error"]["code"] == "protocol_error"
+    assert "exceeds max_map_len" in reply["error"]["message"]
+    assert raw.last_size < 2000
+    header["options"] = {f"opt{i}": i for i in range(1000)}
+    reply = raw.send(header)
     error = reply["error"]
     assert error["code"] == "invalid_params"
-    assert "100000 unknown options" in error["message"]
+    assert "1000 unknown options" in error["message"]
     assert len(error["details"]) == 20
     assert error["details"][0] == {"field": "opt0", "value": 0, "message": "unknown option"}
     assert raw.last_size < 10_000
@@ -247,7 +265,7 @@ def test_100000_unknown_option_keys(raw):
 
 def test_huge_invalid_option_value_is_clipped(raw):
     header = {"v": 1, "id": 4, "op": "init", "class": "MiniBatchKMeans", "instance": "clip",
-              "options": {"n_clusters": "9" * 10_000_000, "init": deep(30)}}  # fmt: skip
+              "options": {"n_clusters": "9" * 500_000, "init": deep(30)}}  # fmt: skip
     reply = raw.send(header)
     assert reply["error"]["code"] == "invalid_params"
     fields = {d["field"]: d["value"] for d in reply["error"]["details"]}
