@@ -15,6 +15,7 @@ import {
 } from './errors.js'
 import { decodeValue } from './frames.js'
 import { type ServerProcess, spawnServer } from './server.js'
+import { defaultPython } from './setup/environment.js'
 import { type CallOptions, PROTOCOL_VERSION, Transport } from './transport.js'
 
 /** Default milliseconds to wait for a spawned server's ready line (or a first ping). */
@@ -36,7 +37,10 @@ export interface BridgeOptions {
    * `tcp://127.0.0.1:PORT`) instead of starting one. `disconnect()` then leaves it running.
    */
   endpoint?: string
-  /** Python executable used to start the server. Default: env `SKBRIDGE_PYTHON`, else `python3`. */
+  /**
+   * Python executable used to start the server. Default: env `SKBRIDGE_PYTHON`, else the
+   * private environment that skbridge sets up on first use (see `ensureEnvironment`).
+   */
   python?: string
   /** Endpoint the started server binds (`--endpoint`). Default: a private ipc socket chosen by the server. */
   bind?: string
@@ -192,7 +196,7 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
       return bridge
     }
 
-    const python = options.python ?? process.env.SKBRIDGE_PYTHON ?? 'python3'
+    const python = options.python ?? (await defaultPython())
     const server = await spawnServer({
       python,
       args: options.serverArgs ?? [],

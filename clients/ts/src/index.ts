@@ -26,4 +26,5 @@ export { type ArrayKind, type CsrRef, type NdArrayRef, FrameSink, decodeValue, e
 export * from './generated/types.js'
 export { MiniBatchKMeans } from './MiniBatchKMeans.js'
 export { type ReadyLine, ServerProcess, type SpawnOptions, spawnServer } from './server.js'
+export * from './setup/index.js'
 export { type CallOptions, PROTOCOL_VERSION, type Reply, Transport, type TransportOptions } from './transport.js'
