@@ -14,7 +14,14 @@ import { acquireLock } from './lock.js'
 import { type BundledServer, type PackageInfo, bundledServer, cacheHome, environmentDir, packageInfo, venvPython } from './paths.js'
 import { type FoundPython, PYTHON_CANDIDATES, findPython } from './python.js'
 
-/** Name of the file written last, once the environment has passed its import check. */
+/**
+ * Name of the file written last, once the environment has passed its import check.
+ *
+ * @example
+ * ```ts
+ * existsSync(join(dir, MARKER_FILE)) // true once the environment is ready
+ * ```
+ */
 export const MARKER_FILE = 'skbridge-ready.json'
 
 /** How many characters of a failed command's output go into the error. */
