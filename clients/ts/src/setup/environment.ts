@@ -27,9 +27,13 @@ export const MARKER_FILE = 'skbridge-ready.json'
 /** How many characters of a failed command's output go into the error. */
 const OUTPUT_TAIL_CHARS = 6000
 
-/** Modules the server needs; importing them all is the environment's health check. */
+/**
+ * The environment's health check: imports what a server imports at start. It also writes
+ * those modules' bytecode, which pip is told not to do for every file it installs (that
+ * took most of the set-up time, for thousands of modules the server never loads).
+ */
 const IMPORT_CHECK = [
-  'import json, bridge, estimators, schemas, numpy, scipy, sklearn, zmq, msgpack, pydantic, threadpoolctl',
+  'import json, bridge, bridge.cli, bridge.server, estimators, schemas, numpy, scipy, sklearn, zmq, msgpack, pydantic, threadpoolctl',
   'print(json.dumps({"server": bridge.__version__, "numpy": numpy.__version__, "scikit_learn": sklearn.__version__}))',
 ].join('\n')
 
@@ -231,7 +235,7 @@ async function build(dir: string, base: FoundPython, bundle: BundledServer, pkg:
   const pipEnv: NodeJS.ProcessEnv = { ...env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' }
   delete pipEnv.PIP_USER
   delete pipEnv.PYTHONHOME
-  const pip = ['-m', 'pip', 'install', ...(show ? ['--progress-bar', 'on'] : ['--progress-bar', 'off'])]
+  const pip = ['-m', 'pip', 'install', '--no-compile', ...(show ? ['--progress-bar', 'on'] : ['--progress-bar', 'off'])]
   const python = venvPython(dir)
 
   rmSync(dir, { recursive: true, force: true })
@@ -255,8 +259,10 @@ async function build(dir: string, base: FoundPython, bundle: BundledServer, pkg:
   log(`[skbridge] installing the skbridge server ${pkg.version}`)
   await run('server', python, [...pip, '--no-deps', '--force-reinstall', bundle.wheel], { env: pipEnv, show: false })
 
-  log('[skbridge] checking the environment')
-  const checked = await run('check', python, ['-c', IMPORT_CHECK], { env: pipEnv, show: false })
+  log('[skbridge] checking the environment (first imports, compiling them)')
+  const checkEnv: NodeJS.ProcessEnv = { ...pipEnv }
+  delete checkEnv.PYTHONDONTWRITEBYTECODE
+  const checked = await run('check', python, ['-c', IMPORT_CHECK], { env: checkEnv, show: false })
   const versions = JSON.parse(checked.trim().split('\n').slice(-1)[0] ?? '{}') as { server?: string; numpy?: string; scikit_learn?: string }
   if (versions.server !== pkg.version) {
     throw new EnvironmentSetupError('check', `The environment's server is version ${String(versions.server)}, the npm package ${pkg.version}`)
