@@ -20,6 +20,10 @@ const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const APP = `
 import * as sklearn from 'skbridge'
 
+// The reuse check alone (on a first start it includes the set-up).
+const c0 = performance.now()
+await sklearn.defaultPython()
+const checkMs = performance.now() - c0
 const t0 = performance.now()
 const py = await sklearn.createPythonBridge({ serverOutput: 'ignore' })
 await py.ping()
@@ -32,7 +36,7 @@ const labels = await model.predict({ X })
 const info = await py.info()
 await model.dispose()
 await py.disconnect()
-console.log(JSON.stringify({ labels, startMs, server: info.server }))
+console.log(JSON.stringify({ labels, startMs, checkMs, server: info.server }))
 `
 
 interface AppRun {
@@ -42,6 +46,7 @@ interface AppRun {
   wallMs: number
   labels: number[]
   startMs: number
+  checkMs: number
   server: string
 }
 
@@ -59,7 +64,7 @@ function runApp(dir: string, env: NodeJS.ProcessEnv): Promise<AppRun> {
     child.once('close', (code) => {
       clearTimeout(timer)
       const wallMs = performance.now() - started
-      let parsed = { labels: [] as number[], startMs: Number.NaN, server: '' }
+      let parsed = { labels: [] as number[], startMs: Number.NaN, checkMs: Number.NaN, server: '' }
       try {
         parsed = JSON.parse(stdout.trim().split('\n').pop() ?? '') as typeof parsed
       } catch {
@@ -132,12 +137,14 @@ describe('npm install skbridge is the whole set-up', () => {
 
     // 2. Later starts reuse it: no set-up at all. Compared with SKBRIDGE_PYTHON at the same venv.
     const reuse: number[] = []
+    const checks: number[] = []
     const direct: number[] = []
     for (let i = 0; i < 2; i++) {
       const again = await runApp(apps[1], env)
       assertFitted(again, 'second start')
       assert.doesNotMatch(again.stderr, /\[skbridge\]/, 'a reused environment prints nothing')
       reuse.push(again.startMs)
+      checks.push(again.checkMs)
       const own = await runApp(apps[1], { ...env, SKBRIDGE_PYTHON: envPython })
       assertFitted(own, 'start with SKBRIDGE_PYTHON')
       direct.push(own.startMs)
@@ -184,7 +191,9 @@ describe('npm install skbridge is the whole set-up', () => {
 
     const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN
     process.stderr.write(
-      `[setup-install] first start (set-up + fit, wall): ${s(first.wallMs)}; set-up repair with two concurrent apps: ${s(repairMs)}\n` +
+      `[setup-install] first start (set-up + fit, wall): ${s(first.wallMs)} (${/environment ready in [\d.]+ s/.exec(first.stderr)?.[0] ?? '?'}); ` +
+        `set-up repair with two concurrent apps: ${s(repairMs)}\n` +
+        `[setup-install] reuse check (defaultPython on a ready environment): ${checks.map((c) => `${c.toFixed(2)} ms`).join(', ')}\n` +
         `[setup-install] createPythonBridge -> first ping, reused environment: ${reuse.map(s).join(', ')} (median ${s(median(reuse))}); ` +
         `SKBRIDGE_PYTHON at the same venv: ${direct.map(s).join(', ')} (median ${s(median(direct))})\n`,
     )
