@@ -81,7 +81,7 @@ export interface EnsureOptions {
   /** Milliseconds to wait for another process that is building the same environment. Default 30 minutes. */
   lockTimeoutMs?: number
   /** Environment variables (for `SKBRIDGE_HOME`, the cache directories, pip's settings). Default `process.env`. */
-  env?: NodeJS.ProcessEnv
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /**
@@ -180,7 +180,7 @@ function fingerprint(python: string): { size: number; mtimeMs: number } | undefi
  * const { ready, dir, reason } = environmentStatus()
  * ```
  */
-export function environmentStatus(env: NodeJS.ProcessEnv = process.env, pkg: PackageInfo = packageInfo()): EnvironmentStatus {
+export function environmentStatus(env: Readonly<Record<string, string | undefined>> = process.env, pkg: PackageInfo = packageInfo()): EnvironmentStatus {
   const dir = environmentDir(cacheHome(env), pkg.version)
   const python = venvPython(dir)
   const marker = readMarker(dir)
@@ -230,7 +230,7 @@ function lockedRequirements(lock: string): string[] {
 }
 
 /** Creates the environment in `dir` from scratch; the caller holds the lock. */
-async function build(dir: string, base: FoundPython, bundle: BundledServer, pkg: PackageInfo, log: (line: string) => void, show: boolean, env: NodeJS.ProcessEnv): Promise<EnvironmentMarker> {
+async function build(dir: string, base: FoundPython, bundle: BundledServer, pkg: PackageInfo, log: (line: string) => void, show: boolean, env: Readonly<Record<string, string | undefined>>): Promise<EnvironmentMarker> {
   // A venv refuses `pip install --user`; a user-wide PIP_USER=1 must not leak in.
   const pipEnv: NodeJS.ProcessEnv = { ...env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' }
   delete pipEnv.PIP_USER
@@ -350,7 +350,7 @@ export async function ensureEnvironment(options: EnsureOptions = {}): Promise<Re
  * const python = await defaultPython()
  * ```
  */
-export async function defaultPython(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function defaultPython(env: Readonly<Record<string, string | undefined>> = process.env): Promise<string> {
   if (env.SKBRIDGE_PYTHON) return env.SKBRIDGE_PYTHON
   return (await ensureEnvironment({ env })).python
 }

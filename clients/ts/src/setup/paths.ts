@@ -98,7 +98,7 @@ export function bundledServer(pkg: PackageInfo = packageInfo()): BundledServer {
  */
 export function cacheHome(
   env: Readonly<Record<string, string | undefined>> = process.env,
-  platform: NodeJS.Platform = process.platform,
+  platform: string = process.platform,
   home: string = homedir(),
 ): string {
   const own = env.SKBRIDGE_HOME
@@ -130,6 +130,6 @@ export function environmentDir(home: string, version: string): string {
  * venvPython('/home/ada/.cache/skbridge/env-0.1.0') // '.../env-0.1.0/bin/python'
  * ```
  */
-export function venvPython(envDir: string, platform: NodeJS.Platform = process.platform): string {
+export function venvPython(envDir: string, platform: string = process.platform): string {
   return platform === 'win32' ? join(envDir, 'Scripts', 'python.exe') : join(envDir, 'bin', 'python')
 }

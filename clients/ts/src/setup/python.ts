@@ -108,7 +108,7 @@ export class NoSuitablePythonError extends PythonNotFoundError {
  * if ('reason' in r) console.error(r.reason)
  * ```
  */
-export function probePython(command: string, env: NodeJS.ProcessEnv = process.env): FoundPython | PythonCandidateFailure {
+export function probePython(command: string, env: Readonly<Record<string, string | undefined>> = process.env): FoundPython | PythonCandidateFailure {
   const run = spawnSync(command, ['-c', PROBE], { encoding: 'utf8', timeout: 30_000, env, windowsHide: true })
   if (run.error) {
     const code = (run.error as NodeJS.ErrnoException).code
@@ -151,7 +151,7 @@ export function probePython(command: string, env: NodeJS.ProcessEnv = process.en
  * console.log(`Python ${version.join('.')} at ${executable}`)
  * ```
  */
-export function findPython(candidates: readonly string[] = PYTHON_CANDIDATES, env: NodeJS.ProcessEnv = process.env): FoundPython {
+export function findPython(candidates: readonly string[] = PYTHON_CANDIDATES, env: Readonly<Record<string, string | undefined>> = process.env): FoundPython {
   const tried: PythonCandidateFailure[] = []
   for (const command of candidates) {
     const result = probePython(command, env)
