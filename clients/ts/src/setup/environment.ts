@@ -319,7 +319,15 @@ export async function ensureEnvironment(options: EnsureOptions = {}): Promise<Re
         'and set SKBRIDGE_PYTHON=.venv/bin/python, or build the package with `npm pack`.',
     )
   }
-  mkdirSync(cacheHome(env), { recursive: true })
+  try {
+    mkdirSync(cacheHome(env), { recursive: true })
+  } catch (err) {
+    throw new EnvironmentSetupError(
+      'venv',
+      `Cannot create ${cacheHome(env)} for skbridge's Python environment (${(err as Error).message}). ` +
+        'Set SKBRIDGE_HOME to a writable directory.',
+    )
+  }
   const lock = await acquireLock(`${first.dir}.lock`, {
     timeoutMs: options.lockTimeoutMs ?? 30 * 60_000,
     onWait: (owner) => log(`[skbridge] waiting for process ${owner ? owner.pid : '?'}, which is setting up ${first.dir}`),
