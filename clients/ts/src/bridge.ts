@@ -10,6 +10,7 @@ import { BridgeDisconnectedError, ServerExitedError, ServerStartError, type Skbr
 import { decodeValue } from './decode.js'
 import { type ServerProcess, spawnServer } from './server.js'
 import { PROTOCOL_VERSION } from './generated/protocol.js'
+import { defaultPython } from './setup/environment.js'
 import { type CallOptions, Transport } from './transport.js'
 import { errorFromWire } from './wire-errors.js'
 
@@ -32,7 +33,10 @@ export interface BridgeOptions {
    * `tcp://127.0.0.1:PORT`) instead of starting one. `disconnect()` then leaves it running.
    */
   endpoint?: string
-  /** Python executable used to start the server. Default: env `SKBRIDGE_PYTHON`, else `python3`. */
+  /**
+   * Python executable used to start the server. Default: env `SKBRIDGE_PYTHON`, else the
+   * private environment that skbridge sets up on first use (see `ensureEnvironment`).
+   */
   python?: string
   /** Endpoint the started server binds (`--endpoint`). Default: a private ipc socket chosen by the server. */
   bind?: string
@@ -188,7 +192,7 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
       return bridge
     }
 
-    const python = options.python ?? process.env.SKBRIDGE_PYTHON ?? 'python3'
+    const python = options.python ?? (await defaultPython())
     const server = await spawnServer({
       python,
       args: options.serverArgs ?? [],
