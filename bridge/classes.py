@@ -25,8 +25,9 @@ class Offered(NamedTuple):
 def _kmeans_working_bytes(estimator: Any, method: str, kwargs: dict[str, Any]) -> int:
     """An upper estimate of what a MiniBatchKMeans call allocates.
 
-    Fitting holds a few k x n_features float arrays (centers, their previous values and
-    the batch sums, for each of n_init candidate initialisations in turn); every call
+    Fitting holds a few k x n_features float arrays (centers, their previous values,
+    candidates of the initialisation, distances of a batch to every center): measured
+    at about five times the centers for a wide sparse fit, the worst case; every call
     over X holds per-row labels and distances, and a dense float copy of X when X is not
     already a C-ordered float array.
     """
@@ -39,7 +40,7 @@ def _kmeans_working_bytes(estimator: Any, method: str, kwargs: dict[str, Any]) -
     itemsize = 4 if str(dtype) == "float32" else 8
     total = n_samples * (4 + 8)
     if method in _FITTING:
-        total += 4 * int(estimator.n_clusters) * n_features * itemsize
+        total += 5 * int(estimator.n_clusters) * n_features * itemsize
     if not hasattr(X, "nnz"):
         flags = getattr(X, "flags", None)
         if (

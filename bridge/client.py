@@ -27,13 +27,14 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 import zmq
 
 from bridge.errors import BridgeError, ResourceExhausted, error_class
-from bridge.frames import Decoder, Encoder
+from bridge.frames import DatasetRef, Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
 from bridge.sockets import recv_message, send_message, tune_socket
 
@@ -99,6 +100,8 @@ class Client:
         self._guard = threading.Lock()
         self._rcvtimeo = -1
         self._packer = msgpack.Packer(use_bin_type=True)
+        # Request id -> progress callback of a call that asked for progress.
+        self._progress: dict[int, Callable[[dict[str, Any]], None]] = {}
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -172,6 +175,9 @@ class Client:
                 except zmq.Again:
                     if waiting_for is not None:
                         self._outstanding.discard(waiting_for)
+                        self._progress.pop(waiting_for, None)
+                        # Stop the work too, not only the wait (a no-op for cheap ops).
+                        self._send_cancel(waiting_for)
                     raise RequestTimeout(
                         "no reply from the server in time"
                         + (f" (request {waiting_for})" if waiting_for is not None else "")
@@ -186,6 +192,11 @@ class Client:
         """Decode a reply and file it under its id; None if it belongs to nobody."""
         header = msgpack.unpackb(raw_header, raw=False)
         rid = header.get("id")
+        if "ok" not in header and "progress" in header:  # an interim message
+            callback = self._progress.get(rid)
+            if callback is not None:
+                callback(header["progress"])
+            return None
         if rid is None:
             # The server could not read one of our requests at all, so it cannot say which
             # one: nobody's reply. Pending requests end by their own timeout.
@@ -199,6 +210,7 @@ class Client:
         if rid not in self._outstanding:
             return None  # a reply we stopped waiting for
         self._outstanding.discard(rid)
+        self._progress.pop(rid, None)
         if header.get("ok"):
             value = header.get("result")
             if frames:  # array references always come with buffer frames
@@ -238,27 +250,97 @@ class Client:
 
     def init(self, class_name: str, /, instance: str | None = None, **options: Any) -> str:
         """Create an instance; return its id (generated unless ``instance`` is given)."""
-        if self.limits is None:
-            self.limits = self.info().get("limits", {})
+        self._read_limits()
         instance = instance or f"{class_name}{uuid.uuid4().hex[:12]}"
         self.request("init", **{"class": class_name, "instance": instance, "options": options})
-        lease = float(self.limits.get("lease_seconds") or 0)
-        if self._renew and lease and self._renewer is None:
-            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease)
+        self._keep_lease()
         return instance
 
-    def call(self, instance: str, method: str, /, **params: Any) -> Any:
-        """Call a method; ``{"instance": id}`` results come back as the id string."""
-        result = self.request("call", instance=instance, method=method, params=params)
+    def call(
+        self,
+        instance: str,
+        method: str,
+        /,
+        *,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float | None = ...,  # type: ignore[assignment]
+        **params: Any,
+    ) -> Any:
+        """Call a method; ``{"instance": id}`` results come back as the id string.
+
+        ``progress(event)`` receives the progress messages of a fitting method (step,
+        steps, batch_inertia, ewa_inertia, epoch, elapsed). When ``timeout`` (seconds;
+        default the client's) passes, the call is cancelled on the server as well and
+        :class:`RequestTimeout` is raised; the instance is left as it was.
+        """
+        rid = self.submit_call(instance, method, progress=progress, **params)
+        result = self.result(rid, timeout)
         if isinstance(result, dict) and set(result) == {"instance"}:
             return result["instance"]
         return result
 
+    def submit_call(
+        self,
+        instance: str,
+        method: str,
+        /,
+        *,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+        **params: Any,
+    ) -> int:
+        """Send a ``call`` without waiting (see :meth:`call`); returns its request id."""
+        fields: dict[str, Any] = {"instance": instance, "method": method, "params": params}
+        if progress is not None:
+            fields["progress"] = True
+        rid = self.submit("call", **fields)
+        if progress is not None:
+            self._progress[rid] = progress
+        return rid
+
+    def cancel(self, rid: int) -> dict[str, Any]:
+        """Cancel a submitted call: dropped if it waits, stopped at its next step if it
+        runs. Its :meth:`result` then raises :class:`~bridge.errors.Cancelled`."""
+        return self.request("cancel", target=rid)
+
+    def _send_cancel(self, rid: int) -> None:
+        header = {"v": PROTOCOL_VERSION, "id": 0, "op": "cancel", "session": self.session}
+        header["target"] = rid
+        try:
+            self._socket.send(self._packer.pack(header), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # the server is unreachable; there is nothing to stop
+
     def get(self, instance: str, attribute: str) -> Any:
         return self.request("get", instance=instance, attribute=attribute)
 
-    def dispose(self, instance: str) -> None:
-        self.request("dispose", instance=instance)
+    def dispose(self, instance: str | DatasetRef) -> None:
+        """Release an instance, or a dataset handle from :meth:`dataset`."""
+        if isinstance(instance, DatasetRef):
+            self.request("dispose", dataset=instance.id)
+        else:
+            self.request("dispose", instance=instance)
+
+    def dataset(self, data: Any, name: str | None = None) -> DatasetRef:
+        """Upload ``data`` (ndarray, CSR matrix, DataFrame) once; the handle returned goes
+        in place of the data in later calls of this client, on any of its instances."""
+        self._read_limits()
+        handle = DatasetRef(name or f"ds{uuid.uuid4().hex[:16]}")
+        self.request("dataset", dataset=handle.id, data=data)
+        self._keep_lease()
+        return handle
+
+    def _read_limits(self) -> None:
+        if self.limits is None:
+            self.limits = self.info().get("limits", {})
+
+    def _keep_lease(self) -> None:
+        """This client owns something now: renew its lease from the background."""
+        lease = float((self.limits or {}).get("lease_seconds") or 0)
+        if self._renew and lease and self._renewer is None:
+            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease)
+
+    def datasets(self) -> list[dict[str, Any]]:
+        return self.request("datasets")
 
     def shutdown(self) -> None:
         self.request("shutdown")

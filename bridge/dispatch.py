@@ -25,11 +25,16 @@ from bridge.errors import (
     NotFitted,
 )
 from bridge.frames import Decoder
+from bridge.quoting import clip
 from bridge.registry import Slot
 from bridge.validation import validate
 from schemas import ClassContract, MethodContract
 
 __all__ = ["call_method", "decode_options", "internal_error", "read_attribute", "translate"]
+
+# Longest message passed on from an exception; scikit-learn's messages can quote input
+# (feature names, values), which a hostile client can make arbitrarily large.
+MAX_MESSAGE = 2000
 
 log = logging.getLogger("skbridge.dispatch")
 
@@ -62,7 +67,7 @@ def decode_options(
 def internal_error(exc: BaseException, *, debug: bool) -> InternalError:
     """The reply for an exception nothing expected: a server bug, logged here."""
     log.error("internal error", exc_info=exc)
-    error = InternalError(f"internal error: {type(exc).__name__}: {exc}")
+    error = InternalError(clip(f"internal error: {type(exc).__name__}: {exc}", MAX_MESSAGE))
     if debug:
         error.traceback = "".join(traceback.format_exception(exc))
     return error
@@ -73,11 +78,11 @@ def translate(exc: BaseException, *, debug: bool) -> BridgeError:
     if isinstance(exc, BridgeError):
         error = exc
     elif isinstance(exc, NotFittedError):  # before ValueError: it subclasses it
-        error = NotFitted(str(exc))
+        error = NotFitted(clip(str(exc), MAX_MESSAGE))
     elif isinstance(exc, ImportError):
-        error = MissingDependency(str(exc))
+        error = MissingDependency(clip(str(exc), MAX_MESSAGE))
     elif isinstance(exc, (ValueError, TypeError)):
-        error = EstimatorError(str(exc))
+        error = EstimatorError(clip(str(exc), MAX_MESSAGE))
     else:
         return internal_error(exc, debug=debug)
     if debug and error.traceback is None:
@@ -129,12 +134,13 @@ def call_method(
     buffers: list[Any],
     *,
     before: Callable[[dict[str, Any]], None] | None = None,
+    resolve: Callable[[Any], Any] | None = None,
 ) -> Any:
     """Run ``method`` (found in the slot's contract as ``spec``) on the slot's estimator;
     return a value ready for the Encoder. ``before(kwargs)`` runs after validation and
-    before the estimator (limits are checked there)."""
+    before the estimator (limits are checked there); ``resolve`` looks up datasets."""
     contract = slot.contract
-    decoder = Decoder(buffers, accept_tables=False)
+    decoder = Decoder(buffers, accept_tables=False, resolve=resolve)
     decoded = decoder.decode(params)
     decoder.check_all_used()
     kwargs = validate(spec.params, decoded, noun="parameter", where=f"{contract.name}.{method}")
@@ -146,12 +152,22 @@ def call_method(
         # The contract keeps scikit-learn-ts's `routing` (null only); sklearn takes none.
         kwargs.pop("routing", None)
     bound = getattr(slot.estimator, method)  # a contract method: checked by the caller
-    if method in _SET_REQUEST:
-        # scikit-learn only allows these with routing enabled; config is thread-local.
-        with sklearn.config_context(enable_metadata_routing=True):
+    try:
+        if method in _SET_REQUEST:
+            # scikit-learn only allows these with routing enabled; config is thread-local.
+            with sklearn.config_context(enable_metadata_routing=True):
+                result = bound(**kwargs)
+        else:
             result = bound(**kwargs)
-    else:
-        result = bound(**kwargs)
+    except AttributeError as exc:
+        if exc.obj is slot.estimator and str(exc.name).endswith("_"):
+            # A fit that failed after setting n_features_in_ leaves the estimator looking
+            # fitted to check_is_fitted (as in scikit-learn); its fitted state is missing.
+            raise NotFitted(
+                f"instance {slot.instance_id!r} has no fitted {exc.name!r}: its last fit "
+                f"did not complete; fit it again before calling {method}"
+            ) from None
+        raise
     if spec.returns == "self":
         return {"instance": slot.instance_id}
     if method == "get_metadata_routing":

@@ -13,6 +13,7 @@ from schemas.protocol import ERRORS
 __all__ = [
     "ERROR_CODES",
     "BridgeError",
+    "Cancelled",
     "DuplicateInstance",
     "EstimatorError",
     "InternalError",
@@ -106,6 +107,10 @@ class EstimatorError(BridgeError):
 
 class MissingDependency(BridgeError):
     code = "missing_dependency"
+
+
+class Cancelled(BridgeError):
+    code = "cancelled"
 
 
 class ResourceExhausted(BridgeError):

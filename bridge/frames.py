@@ -7,23 +7,27 @@ buffers to send after the header. Both sides of the wire use them.
 
 from __future__ import annotations
 
-import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from bridge.checks import build_csr, check_csr, check_csr_shape, check_shape
 from bridge.errors import MissingDependency, ProtocolError
+from bridge.quoting import clip, quote
 from schemas.protocol import DTYPES as WIRE_DTYPES
 from schemas.protocol import SPARSE_DATA_DTYPES, SPARSE_INDEX_DTYPES
 
-__all__ = ["DTYPES", "Decoder", "Encoder", "Table"]
+__all__ = ["DTYPES", "DatasetRef", "Decoder", "Encoder", "Table"]
 
 # Wire dtype names; every one is read and written little-endian.
 DTYPES: dict[str, np.dtype] = {name: np.dtype(name).newbyteorder("<") for name in WIRE_DTYPES}
 _NAME_OF = {dtype.newbyteorder("="): name for name, dtype in DTYPES.items()}
 _MAX_DEPTH = 32
+_NDARRAY_KEYS = frozenset({"$type", "frame", "dtype", "shape", "columns"})
+_DATASET_KEYS = frozenset({"$type", "id"})
+_CSR_KEYS = frozenset({"$type", "shape", "data", "indices", "indptr"})
 # numpy byteorder codes that mean little-endian on this machine ("|": single byte).
 _LITTLE = "<|=" if sys.byteorder == "little" else "<|"
 
@@ -48,30 +52,53 @@ def _import_pandas(why: str) -> Any:
 
 
 class Decoder:
-    """Resolve array references in one message against that message's buffer frames."""
+    """Resolve array references in one message against that message's buffer frames.
 
-    def __init__(self, buffers: Sequence[Any], *, accept_tables: bool) -> None:
+    Every reference is checked completely (see :mod:`bridge.checks`) before numpy or
+    scipy build anything over the frames; a bad one is a :class:`ProtocolError`.
+    """
+
+    def __init__(
+        self,
+        buffers: Sequence[Any],
+        *,
+        accept_tables: bool,
+        resolve: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """``resolve(id)`` returns the stored array of a ``dataset`` reference (server
+        side, see :mod:`bridge.datasets`); without it such references are refused."""
         # memoryview gives byte lengths and lets np.frombuffer share the frame memory.
         self._buffers = [memoryview(buf) for buf in buffers]
         self._used: set[int] = set()
         self._accept_tables = accept_tables
+        self._resolve = resolve
 
-    def decode(self, value: Any, _depth: int = 0) -> Any:
-        if _depth > _MAX_DEPTH:
+    def decode(self, value: Any) -> Any:
+        try:
+            return self._value(value, 0)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # The checks should leave numpy nothing to refuse; if they miss a case, it is
+            # still the message that is wrong, not the server.
+            raise ProtocolError(f"invalid array reference: {clip(str(exc))}") from None
+
+    def _value(self, value: Any, depth: int) -> Any:
+        if depth > _MAX_DEPTH:
             raise ProtocolError(f"values nest deeper than {_MAX_DEPTH} levels")
         if isinstance(value, dict):
             if "$type" in value:
                 return self._decode_ref(value)
-            return {key: self.decode(item, _depth + 1) for key, item in value.items()}
+            return {key: self._value(item, depth + 1) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.decode(item, _depth + 1) for item in value]
+            return [self._value(item, depth + 1) for item in value]
         return value
 
     def check_all_used(self) -> None:
         """Unreferenced frames point at a client bug, so they are an error, not ignored."""
-        unused = sorted(set(range(len(self._buffers))) - self._used)
+        unused = [i for i in range(len(self._buffers)) if i not in self._used]
         if unused:
-            raise ProtocolError(f"buffer frames {unused} are not referenced by the header")
+            raise ProtocolError(
+                f"{len(unused)} buffer frames are not referenced by the header: {quote(unused)}"
+            )
 
     def _decode_ref(self, ref: dict[str, Any]) -> Any:
         kind = ref["$type"]
@@ -83,42 +110,48 @@ class Decoder:
             if not self._accept_tables:
                 raise ProtocolError("'$type': 'table' is only used in results")
             return self._table(ref)
-        raise ProtocolError(f"unknown '$type' {kind!r}; expected ndarray, csr or table")
+        if kind == "dataset":
+            if self._resolve is None:
+                raise ProtocolError("'$type': 'dataset' is only accepted in call params")
+            self._check_keys(ref, _DATASET_KEYS, "dataset")
+            return self._resolve(ref.get("id"))
+        raise ProtocolError(
+            f"unknown '$type' {quote(kind)}; expected ndarray, csr, dataset or table"
+        )
+
+    @staticmethod
+    def _check_keys(ref: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+        extra = [key for key in ref if key not in allowed]
+        if extra:
+            raise ProtocolError(f"unexpected keys {quote(extra)} in {what} reference")
 
     def _ndarray(self, ref: dict[str, Any], *, allow_columns: bool = True) -> Any:
-        allowed = {"$type", "frame", "dtype", "shape", "columns"}
-        extra = set(ref) - allowed
-        if extra:
-            raise ProtocolError(f"unexpected keys {sorted(extra)} in ndarray reference")
+        self._check_keys(ref, _NDARRAY_KEYS, "ndarray")
         name = ref.get("dtype")
-        if name not in DTYPES:
-            raise ProtocolError(f"dtype {name!r} is not one of {', '.join(DTYPES)}")
+        if not (isinstance(name, str) and name in DTYPES):
+            raise ProtocolError(f"dtype {quote(name)} is not one of {', '.join(DTYPES)}")
         dtype = DTYPES[name]
-        shape = ref.get("shape")
-        if not (isinstance(shape, list) and all(_is_int(n) and n >= 0 for n in shape)):
-            raise ProtocolError(f"shape must be a list of non-negative integers, got {shape!r}")
-        if len(shape) > _MAX_DEPTH:
-            raise ProtocolError(f"arrays may have at most {_MAX_DEPTH} dimensions")
         index = ref.get("frame")
         if not _is_int(index) or not 0 <= index < len(self._buffers):
             raise ProtocolError(
-                f"frame {index!r} is out of range; the message has {len(self._buffers)} "
-                "buffer frames"
+                f"frame {quote(index)} is out of range; the message has "
+                f"{len(self._buffers)} buffer frames"
             )
         if index in self._used:
             raise ProtocolError(f"frame {index} is referenced twice")
         self._used.add(index)
         buf = self._buffers[index]
-        expected = math.prod(shape) * dtype.itemsize
-        if buf.nbytes != expected:
-            raise ProtocolError(
-                f"frame {index} holds {buf.nbytes} bytes but {name} {shape} needs {expected}"
-            )
+        shape = check_shape(
+            ref.get("shape"), itemsize=dtype.itemsize, nbytes=buf.nbytes, what=f"frame {index}"
+        )
         array = np.frombuffer(buf, dtype=dtype).reshape(shape)
         if not array.flags.aligned:
             # ZeroMQ packs small frames into a shared receive buffer at arbitrary offsets;
             # copying those few bytes keeps every array we hand out naturally aligned.
             array = array.copy()
+        if name == "bool" and array.size and array.view(np.uint8).max() > 1:
+            # numpy assumes a bool byte is 0 or 1; other bytes give undefined results.
+            raise ProtocolError(f"frame {index}: bool values must be the bytes 0 or 1")
         columns = ref.get("columns")
         if columns is None:
             return array
@@ -130,12 +163,12 @@ class Decoder:
         return pandas.DataFrame(array, columns=columns, copy=False)
 
     @staticmethod
-    def _check_columns(columns: Any, shape: list[int]) -> None:
+    def _check_columns(columns: Any, shape: tuple[int, ...]) -> None:
         if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
             raise ProtocolError("'columns' must be a list of strings")
         if len(shape) != 2 or len(columns) != shape[1]:
             raise ProtocolError(
-                f"'columns' names {len(columns)} columns but the array has shape {shape}"
+                f"'columns' names {len(columns)} columns but the array has shape {list(shape)}"
             )
 
     def _part(self, ref: dict[str, Any], key: str, dtypes: tuple[str, ...]) -> np.ndarray:
@@ -148,33 +181,13 @@ class Decoder:
         return array
 
     def _csr(self, ref: dict[str, Any]) -> Any:
-        extra = set(ref) - {"$type", "shape", "data", "indices", "indptr"}
-        if extra:
-            raise ProtocolError(f"unexpected keys {sorted(extra)} in csr reference")
-        shape = ref.get("shape")
-        if not (
-            isinstance(shape, list)
-            and len(shape) == 2
-            and all(_is_int(n) and n >= 0 for n in shape)
-        ):
-            raise ProtocolError(f"csr shape must be [n_rows, n_cols], got {shape!r}")
+        self._check_keys(ref, _CSR_KEYS, "csr")
+        shape = check_csr_shape(ref.get("shape"))
         data = self._part(ref, "data", SPARSE_DATA_DTYPES)
         indices = self._part(ref, "indices", SPARSE_INDEX_DTYPES)
         indptr = self._part(ref, "indptr", SPARSE_INDEX_DTYPES)
-        if len(indptr) != shape[0] + 1 or len(indices) != len(data):
-            raise ProtocolError(
-                "csr arrays disagree: need len(indptr) == n_rows + 1 and len(indices) == len(data)"
-            )
-        from scipy import sparse
-
-        try:
-            matrix = sparse.csr_matrix((data, indices, indptr), shape=tuple(shape))
-            # A full check rejects out-of-range column indices, which compiled kernels
-            # would otherwise read past the end of their buffers with.
-            matrix.check_format(full_check=True)
-        except ValueError as exc:
-            raise ProtocolError(f"invalid csr matrix: {exc}") from None
-        return matrix
+        check_csr(shape, data, indices, indptr)
+        return build_csr(shape, data, indices, indptr)
 
     def _table(self, ref: dict[str, Any]) -> Any:
         columns = ref.get("columns")
@@ -182,12 +195,18 @@ class Decoder:
         if not (isinstance(data, dict) and data.get("$type") == "ndarray"):
             raise ProtocolError("table 'data' must be an ndarray reference")
         array = self._ndarray(data, allow_columns=False)
-        self._check_columns(columns, list(array.shape))
+        self._check_columns(columns, array.shape)
         try:
             import pandas
         except ImportError:
             return Table(columns, array)
         return pandas.DataFrame(array, columns=columns, copy=False)
+
+
+class DatasetRef(NamedTuple):
+    """A dataset stored on the server (``Client.dataset``), sent as a reference."""
+
+    id: str
 
 
 class Encoder:
@@ -206,6 +225,8 @@ class Encoder:
             raise ValueError(f"values nest deeper than {_MAX_DEPTH} levels")
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
+        if isinstance(value, DatasetRef):  # before tuples: a NamedTuple is one
+            return {"$type": "dataset", "id": value.id}
         if isinstance(value, np.generic):
             return value.item()
         if isinstance(value, np.ndarray):

@@ -23,12 +23,12 @@ GiB = 1 << 30
 
 
 def default_memory_bytes() -> int:
-    """Half the machine's memory, at most 8 GiB."""
+    """A quarter of the machine's memory, at most 4 GiB."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 4 * GiB
-    return int(min(8 * GiB, total // 2))
+    return int(min(4 * GiB, total // 4))
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,12 @@ class MemoryBudget:
     def unreserve(self, nbytes: int) -> None:
         with self._lock:
             self.reserved -= nbytes
+
+    def take(self, nbytes: int, what: str) -> None:
+        """Hold ``nbytes`` more for good (until ``hold(-nbytes)``), if they fit."""
+        with self._lock:
+            self._check(nbytes, what)
+            self.held += nbytes
 
     def hold(self, delta: int) -> None:
         """An instance's state grew (or shrank, negative) by ``delta`` bytes."""

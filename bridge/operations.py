@@ -12,6 +12,7 @@ the server before a handler is called.
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Callable
@@ -21,14 +22,24 @@ import numpy as np
 import sklearn
 
 from bridge import __version__
+from bridge.control import FITTING, Control, guarded
+from bridge.datasets import Datasets
 from bridge.dispatch import call_method, decode_options, read_attribute, translate
-from bridge.errors import ResourceExhausted, UnknownAttribute, UnknownMethod
-from bridge.frames import Encoder
+from bridge.errors import (
+    BridgeError,
+    Cancelled,
+    ProtocolError,
+    ResourceExhausted,
+    UnknownAttribute,
+    UnknownMethod,
+)
+from bridge.frames import Decoder, Encoder
 from bridge.limits import Limits, MemoryBudget
 from bridge.protocol import (
     PROTOCOL_VERSION,
     failure,
     pack_header,
+    require_id,
     require_instance_id,
     require_map,
     require_str,
@@ -37,7 +48,7 @@ from bridge.protocol import (
 from bridge.registry import Registry, Slot
 from bridge.scheduler import Scheduler
 from bridge.sessions import Session, Sessions
-from bridge.workers import Job
+from bridge.workers import INTERIM, Job
 
 __all__ = ["Operations", "Request"]
 
@@ -76,6 +87,7 @@ class Operations:
         send: Send,
         pack: Callable[[dict[str, Any]], bytes],
         stats: Callable[[], dict[str, Any]],
+        side: Callable[[Job], None],
         debug: bool,
     ) -> None:
         self.registry = registry
@@ -88,6 +100,10 @@ class Operations:
         self._send = send
         self._pack = pack
         self._stats = stats
+        self._side = side
+        self.datasets = Datasets()
+        # (session name, request id) -> job waiting or running, for `cancel`.
+        self.jobs: dict[tuple[str, int], Job] = {}
         # Each handler returns True when it queued a job (which replies when it ends).
         self.handlers: dict[str, Callable[[Request], bool | None]] = {
             "ping": self.ping,
@@ -98,6 +114,9 @@ class Operations:
             "get": self.get,
             "dispose": self.dispose,
             "stats": self.stats,
+            "cancel": self.cancel,
+            "dataset": self.dataset,
+            "datasets": self.list_datasets,
         }
 
     # -- jobs --------------------------------------------------------------------------
@@ -132,7 +151,13 @@ class Operations:
 
         return run
 
-    def _queue(self, request: Request, slot: Slot, run: Callable[[], list[Any]]) -> bool:
+    def _queue(
+        self,
+        request: Request,
+        slot: Slot,
+        run: Callable[[], list[Any]],
+        control: Control | None = None,
+    ) -> bool:
         """Queue ``run`` on the slot, counted against the session and the memory budget."""
         session = request.session
         limit = self.limits.max_queued_per_session
@@ -146,9 +171,11 @@ class Operations:
         if nbytes:
             self.budget.admit(nbytes)
         session.queued += 1
-        self.scheduler.submit(
-            Job(slot.token, request.identity, run, session, nbytes, request.received, slot)
+        job = Job(
+            slot.token, request.identity, run, session, nbytes, request.received, slot, control
         )
+        self.scheduler.submit(job)
+        self.jobs[(session.name, request.rid)] = job
         return True
 
     def _owned_slot(self, request: Request) -> Slot:
@@ -174,17 +201,19 @@ class Operations:
         self._reply(request.identity, success(request.rid, info))
 
     def instances(self, request: Request) -> None:
-        listing = []
-        expiry: dict[str, float | None] = {}
-        for slot in self.registry.slots():
-            entry = slot.describe()
-            owner = slot.owner
-            if owner not in expiry:
-                session = self.sessions.get(owner)
-                expiry[owner] = None if session is None else self.sessions.expires_at(session)
-            entry["lease_expires"] = expiry[owner]
-            listing.append(entry)
-        self._reply(request.identity, success(request.rid, listing))
+        # O(instances): the loop only copies the list and the leases; describing and
+        # packing run on the side worker, so a long listing never delays other clients.
+        slots = self.registry.slots()
+        expiry = {
+            name: self.sessions.expires_at(session)
+            for name in {slot.owner for slot in slots}
+            if (session := self.sessions.get(name)) is not None
+        }
+
+        def listing() -> list[dict[str, Any]]:
+            return [{**slot.describe(), "lease_expires": expiry.get(slot.owner)} for slot in slots]
+
+        self._side(Job(INTERIM, request.identity, self.job(request.rid, listing)))
 
     def stats(self, request: Request) -> None:
         self._reply(request.identity, success(request.rid, self._stats()))
@@ -230,6 +259,14 @@ class Operations:
         buffers = request.buffers
         estimate = self.registry.offered(slot.class_name).working_bytes
         budget = self.budget
+        fitting = name in FITTING
+        resolve = self.datasets.resolver(request.session.name)
+        control = Control(
+            request.identity,
+            request.rid,
+            progress=fitting and header.get("progress") is True,
+            stoppable=fitting,
+        )
 
         def work() -> Any:
             reserved = 0
@@ -243,7 +280,22 @@ class Operations:
                     reserved = need
 
             try:
-                return call_method(slot, name, method, params, buffers, before=reserve)
+                if control.cancelled:  # cancelled between leaving the queue and starting
+                    raise Cancelled(control.why)
+                run = functools.partial(
+                    call_method,
+                    slot,
+                    name,
+                    method,
+                    params,
+                    buffers,
+                    before=reserve,
+                    resolve=resolve,
+                )
+                if not fitting:
+                    return run()
+                with guarded(slot.estimator, control):
+                    return run()
             finally:
                 if reserved:
                     budget.unreserve(reserved)
@@ -251,7 +303,29 @@ class Operations:
 
         # Decoding and validating the parameters happens in the worker: for large CSR
         # input the structural check is O(nnz), which must not stall the loop.
-        return self._queue(request, slot, self.job(request.rid, work))
+        return self._queue(request, slot, self.job(request.rid, work), control)
+
+    def cancel(self, request: Request) -> None:
+        target = request.header.get("target")
+        if not isinstance(target, int) or isinstance(target, bool):
+            raise ProtocolError("'target' must be the request id of a call")
+        job = self.jobs.get((request.session.name, target))
+        state = "unknown"
+        if job is not None and job.control is not None:
+            if self.scheduler.remove(job):
+                state = "dropped"
+                self.drop(job, "cancelled by its client before it started")
+            elif self.scheduler.is_running(job):
+                job.control.cancel("cancelled by its client")
+                state = "stopping" if job.control.stoppable else "finishing"
+        self._reply(request.identity, success(request.rid, {"target": target, "state": state}))
+
+    def drop(self, job: Job, why: str) -> None:
+        """Answer a job taken out of its queue with `cancelled`, and settle it."""
+        if job.control is not None:
+            error = Cancelled(why).to_wire(debug=False)
+            self._reply(job.identity, failure(job.control.rid, error))
+        self.settle(job)
 
     def get(self, request: Request) -> bool:
         slot = self._owned_slot(request)
@@ -273,6 +347,10 @@ class Operations:
         return False
 
     def dispose(self, request: Request) -> bool:
+        if "dataset" in request.header:
+            dataset = self.remove_dataset(require_id(request.header, "dataset"), request.session)
+            self._reply(request.identity, success(request.rid, {"dataset": dataset.name}))
+            return False
         slot = self.remove(require_instance_id(request.header))
         result = {"instance": slot.instance_id}
         if self.scheduler.idle(slot.token):
@@ -282,7 +360,49 @@ class Operations:
             return self._queue(request, slot, self.job(request.rid, lambda: result))
         return False
 
+    def dataset(self, request: Request) -> None:
+        """Store an array for later calls; the structure check runs on the side worker."""
+        name = require_id(request.header, "dataset")
+        data = request.header.get("data")
+        if not (isinstance(data, dict) and data.get("$type") in ("ndarray", "csr")):
+            raise ProtocolError("'data' must be an ndarray or csr reference")
+        nbytes = sum(memoryview(buffer).nbytes for buffer in request.buffers)
+        dataset = self.datasets.reserve(name, request.session.name, nbytes)
+        try:
+            self.budget.take(nbytes, f"dataset {name!r}")
+        except BridgeError:
+            self.datasets.remove(name, request.session.name)
+            raise
+        request.session.datasets.add(name)
+        buffers, datasets, budget = request.buffers, self.datasets, self.budget
+
+        def store() -> dict[str, Any]:
+            try:
+                decoder = Decoder(buffers, accept_tables=False)
+                value = decoder.decode(data)
+                decoder.check_all_used()
+            except Exception as exc:
+                datasets.fail(dataset, exc)
+                budget.hold(-nbytes)
+                raise
+            dataset.value = value
+            dataset.ready.set()
+            return dataset.describe()
+
+        self._side(Job(INTERIM, request.identity, self.job(request.rid, store)))
+
+    def list_datasets(self, request: Request) -> None:
+        listing = [dataset.describe() for dataset in self.datasets.listing()]
+        self._reply(request.identity, success(request.rid, listing))
+
     # -- shared with the server --------------------------------------------------------
+
+    def remove_dataset(self, name: str, session: Session) -> Any:
+        dataset = self.datasets.remove(name, session.name)
+        session.datasets.discard(name)
+        if dataset.error is None:
+            self.budget.hold(-dataset.nbytes)
+        return dataset
 
     def remove(self, instance_id: str) -> Slot:
         """Unregister an instance and stop counting what it holds."""
@@ -299,6 +419,8 @@ class Operations:
         slot = job.slot
         if job.session is not None:
             job.session.queued -= 1
+            if job.control is not None:
+                self.jobs.pop((job.session.name, job.control.rid), None)
         if job.nbytes:
             self.budget.done(job.nbytes)
         if slot is not None and not slot.removed and slot.nbytes != slot.accounted:

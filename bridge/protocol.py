@@ -10,12 +10,16 @@ from typing import Any
 import msgpack
 
 from bridge.errors import ProtocolError, UnknownOp, UnsupportedVersion
+from bridge.quoting import clip, quote
 from schemas.protocol import MAX_REQUEST_ID, OPERATIONS, PROTOCOL_VERSION
 
 # Every operation of section 3, in document order.
 OPS = tuple(OPERATIONS)
 
 INSTANCE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# Longest class, method or attribute name accepted; every contract name is far shorter,
+# and the bound keeps the messages that echo an unknown name small.
+MAX_NAME = 256
 
 
 def header_unpacker(limits: Any) -> Callable[[bytes | memoryview], Any]:
@@ -48,7 +52,9 @@ def unpack_header(
     try:
         header = unpack(raw)
     except Exception as exc:  # msgpack raises several unrelated types on bad input
-        raise ProtocolError(f"header is not valid msgpack within the limits: {exc}") from None
+        raise ProtocolError(
+            f"header is not valid msgpack within the limits: {clip(str(exc))}"
+        ) from None
     if not isinstance(header, dict):
         raise ProtocolError(f"header must be a map, got {type(header).__name__}")
     return header
@@ -83,24 +89,30 @@ _OPS = frozenset(OPS)
 def check_request(header: dict[str, Any], rid: int | None) -> str:
     """Validate the envelope of a request whose ``request_id`` is ``rid``; return its op."""
     if rid is None:
-        raise ProtocolError(f"'id' must be an integer in 0..2^53-1, got {header.get('id')!r}")
+        raise ProtocolError(f"'id' must be an integer in 0..2^53-1, got {quote(header.get('id'))}")
     version = header.get("v")
     if version != PROTOCOL_VERSION or isinstance(version, bool):
         raise UnsupportedVersion(
-            f"protocol version {version!r} is not supported; this server speaks {PROTOCOL_VERSION}"
+            f"protocol version {quote(version)} is not supported; "
+            f"this server speaks {PROTOCOL_VERSION}"
         )
     op = header.get("op")
     if not isinstance(op, str):
-        raise ProtocolError(f"'op' must be a string, got {op!r}")
+        raise ProtocolError(f"'op' must be a string, got {quote(op)}")
     if op not in _OPS:
-        raise UnknownOp(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+        raise UnknownOp(f"unknown op {quote(op)}; expected one of {', '.join(OPS)}")
     return op
 
 
 def require_str(header: dict[str, Any], key: str) -> str:
+    """A name-valued key (class, method, attribute): a string of at most MAX_NAME."""
     value = header.get(key)
     if not isinstance(value, str):
-        raise ProtocolError(f"'{key}' must be a string, got {value!r}")
+        raise ProtocolError(f"'{key}' must be a string, got {quote(value)}")
+    if len(value) > MAX_NAME:
+        raise ProtocolError(
+            f"'{key}' must be at most {MAX_NAME} characters, got {len(value)}: {quote(value)}"
+        )
     return value
 
 
@@ -112,10 +124,22 @@ def require_map(header: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+def require_id(header: dict[str, Any], key: str) -> str:
+    """A client-chosen id (instance, dataset): 1-128 characters from [A-Za-z0-9_.:-]."""
+    value = header.get(key)
+    if not isinstance(value, str) or not INSTANCE_ID.fullmatch(value):
+        raise ProtocolError(
+            f"'{key}' must be 1-128 characters from [A-Za-z0-9_.:-], got {quote(value)}"
+        )
+    return value
+
+
 def require_instance_id(header: dict[str, Any]) -> str:
     value = require_str(header, "instance")
     if not INSTANCE_ID.fullmatch(value):
-        raise ProtocolError(f"instance id {value!r} must be 1-128 characters from [A-Za-z0-9_.:-]")
+        raise ProtocolError(
+            f"instance id {quote(value)} must be 1-128 characters from [A-Za-z0-9_.:-]"
+        )
     return value
 
 

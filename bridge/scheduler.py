@@ -57,6 +57,17 @@ class Scheduler:
             del self._queues[token]
         return done
 
+    def remove(self, job: Job) -> bool:
+        """Take a waiting (not running) job out of its queue; False if it is not waiting."""
+        waiting = self._queues.get(job.token)
+        if waiting is None or job not in waiting:
+            return False
+        waiting.remove(job)
+        return True
+
+    def is_running(self, job: Job) -> bool:
+        return self._running.get(job.token) is job
+
     def drop(self, token: bytes) -> list[Job]:
         """Remove and return the jobs waiting (not running) for ``token``'s instance."""
         waiting = self._queues.get(token)

@@ -53,7 +53,7 @@ from bridge.registry import Registry
 from bridge.scheduler import Scheduler
 from bridge.sessions import Session, Sessions
 from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
-from bridge.workers import WorkerPool
+from bridge.workers import INTERIM, WorkerPool
 
 __all__ = ["Server", "default_workers"]
 
@@ -117,13 +117,16 @@ class Server:
         # Routing ids of the loop's own peers; no client id can equal one (see above).
         worker_ids = [b"w" + secret + bytes([i]) for i in range(size)]
         self._waker_id = b"s" + secret
-        self._inside = frozenset([*worker_ids, self._waker_id])
+        side_id = b"x" + secret
+        self._inside = frozenset([*worker_ids, self._waker_id, side_id])
         self._waker = self._context.socket(zmq.DEALER)
         self._waker.routing_id = self._waker_id
         self._waker.linger = 0
         self._waker.connect(inside)
         self._waker_lock = threading.Lock()
         self.scheduler = Scheduler(WorkerPool(self._context, inside, worker_ids))
+        # One thread for work the loop hands off that belongs to no instance (listing).
+        self._side = WorkerPool(self._context, inside, [side_id])
         self._stopping = False
         self.bound_url: str | None = None
         # Replies built on the loop thread only (a Packer is not thread-safe; workers use
@@ -139,6 +142,7 @@ class Server:
             send=self._send,
             pack=self._pack,
             stats=self.stats.snapshot,
+            side=self._side.submit,
             debug=debug,
         )
         self._handlers = {**self.operations.handlers, "shutdown": self._shutdown}
@@ -225,7 +229,10 @@ class Server:
             self._released = True
 
     def _reap(self, session: Session) -> None:
-        """A session's lease ran out: dispose its instances and drop their queued work."""
+        """A session's lease ran out: dispose its instances and datasets, drop their
+        queued work and cancel what runs."""
+        for name in list(session.datasets):
+            self.operations.remove_dataset(name, session)
         if not session.instances:
             return
         self.stats.reaped_sessions += 1
@@ -234,6 +241,9 @@ class Server:
             for job in self.scheduler.drop(slot.token):
                 self.operations.settle(job)
             self.stats.reaped_instances += 1
+        for (name, _), job in list(self.operations.jobs.items()):
+            if name == session.name and job.control is not None:
+                job.control.cancel(f"session {name!r} expired")
         log.info(
             "session %s silent for over %g s: disposed its instances",
             session.name,
@@ -243,6 +253,7 @@ class Server:
     def _gauges(self) -> dict[str, int]:
         return {
             "instances": len(self.registry),
+            "datasets": len(self.operations.datasets),
             "sessions": len(self.sessions),
             "bytes_held": self.budget.held,
             "bytes_pending": self.budget.pending,
@@ -267,6 +278,7 @@ class Server:
     def close(self) -> bool:
         """Release everything; True if no estimator call was still running."""
         idle = self.scheduler.stop(timeout=1.0)
+        self._side.stop(timeout=1.0)
         self._router.close(linger=_LINGER_MS)  # still delivers queued replies (shutdown's)
         with self._waker_lock:
             self._waker.close()
@@ -295,6 +307,9 @@ class Server:
             reply.append(router.recv(copy=len(reply) < 2))
         if peer == self._waker_id:
             return  # stop() was called; the loop checks _stopping next
+        if token == INTERIM:  # progress of a running job: forward only
+            self._send(reply)
+            return
         if reply:  # a bare token (the job failed to build a reply) only frees the queue
             self._send(reply)
             self._account(reply[1], _ERROR_MARK in reply[1][:24])

@@ -19,6 +19,7 @@ class Session:
     name: str
     last_seen: float
     instances: set[str] = field(default_factory=set)
+    datasets: set[str] = field(default_factory=set)
     # Requests of this session waiting or running.
     queued: int = 0
 
@@ -59,7 +60,12 @@ class Sessions:
             session
             for session in self._sessions.values()
             if (lease and now - session.last_seen > lease)
-            or (not session.instances and not session.queued and now - session.last_seen > 60)
+            or (
+                not session.instances
+                and not session.datasets
+                and not session.queued
+                and now - session.last_seen > 60
+            )
         ]
         for session in gone:
             del self._sessions[session.name]

@@ -1,7 +1,9 @@
 """Validate wire values against the contract models and explain failures.
 
 A pydantic ValidationError becomes an :class:`InvalidParams` whose message names the
-field and value, with one ``details`` entry per offending field.
+field and value, with one ``details`` entry per offending field (at most
+:data:`MAX_DETAILS` of them; the message counts the rest). Client input is quoted through
+:mod:`bridge.quoting`, so a reply stays small whatever was sent.
 """
 
 from __future__ import annotations
@@ -12,23 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from bridge.errors import InvalidParams
+from bridge.quoting import clip, name, quote, wire_safe
 from schemas import WireModel
 
-__all__ = ["validate"]
+__all__ = ["MAX_DETAILS", "validate"]
 
-_SCALARS = (type(None), bool, int, float, str)
-
-
-def _wire_safe(value: Any) -> Any:
-    """A value that can be echoed back in msgpack: plain scalars as-is, others described."""
-    if isinstance(value, _SCALARS):
-        return value
-    if isinstance(value, list) and len(value) <= 16 and all(isinstance(v, _SCALARS) for v in value):
-        return value
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"<{type(value).__name__} shape={list(shape)}>"
-    return f"<{type(value).__name__}>"
+MAX_DETAILS = 20
+# Longer unknown names get no "did you mean" (difflib is quadratic in the name's length).
+_SUGGEST_UP_TO = 64
 
 
 def validate(
@@ -39,6 +32,11 @@ def validate(
     ``noun`` is "option" or "parameter" and ``where`` names the target (e.g.
     "MiniBatchKMeans.fit"); both only shape the error messages.
     """
+    fields = model.model_fields
+    unknown = [key for key in data if key not in fields]
+    if len(unknown) > MAX_DETAILS:
+        # Many unknown keys: pydantic would report each one, slowly; the names suffice.
+        raise _unknown_keys(unknown, data, model, noun=noun, where=where)
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
@@ -46,34 +44,73 @@ def validate(
     # Only the fields the client set are passed on, so the callee applies its own defaults
     # exactly as a direct Python call would. Attributes are read directly rather than via
     # model_dump so arrays are passed through untouched.
-    return {
-        name: getattr(parsed, name)
-        for name in model.model_fields
-        if name in parsed.model_fields_set
-    }
+    return {name: getattr(parsed, name) for name in fields if name in parsed.model_fields_set}
+
+
+def _unknown_message(field: str, model: type[WireModel], noun: str) -> str:
+    message = f"unknown {noun}"
+    if len(field) <= _SUGGEST_UP_TO:
+        close = difflib.get_close_matches(field, list(model.model_fields), n=1)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+    return message
+
+
+def _unknown_keys(
+    unknown: list[Any],
+    data: dict[str, Any],
+    model: type[WireModel],
+    *,
+    noun: str,
+    where: str,
+) -> InvalidParams:
+    keys = unknown[:MAX_DETAILS]
+    shown = [name(key) for key in keys]
+    details = [
+        {
+            "field": field,
+            "value": wire_safe(data[key]),
+            "message": _unknown_message(field, model, noun),
+        }
+        for key, field in zip(keys, shown, strict=True)
+    ]
+    listed = ", ".join(f"'{field}'" for field in shown)
+    return InvalidParams(
+        f"{len(unknown)} unknown {noun}s for {where}: {listed} and "
+        f"{len(unknown) - len(shown)} more",
+        details=details,
+    )
 
 
 def _explain(
     exc: ValidationError, model: type[WireModel], *, noun: str, where: str
 ) -> InvalidParams:
     by_field: dict[str, dict[str, Any]] = {}
+    inputs: dict[str, Any] = {}
+    skipped: set[str] = set()
     for error in exc.errors(include_url=False):
-        field = str(error["loc"][0]) if error["loc"] else ""
+        field = name(error["loc"][0]) if error["loc"] else ""
         kind = error["type"]
         if kind == "extra_forbidden":
-            message = f"unknown {noun}"
-            close = difflib.get_close_matches(field, list(model.model_fields), n=1)
-            if close:
-                message += f"; did you mean '{close[0]}'?"
+            message = _unknown_message(field, model, noun)
         elif kind == "missing":
             message = f"missing required {noun}"
         else:
-            message = error["msg"]
+            message = clip(error["msg"])
         entry = by_field.get(field)
         if entry is None:
-            value = None if kind == "missing" else _wire_safe(error.get("input"))
-            by_field[field] = {"field": field, "value": value, "message": message, "kind": kind}
-        elif message not in entry["message"]:
+            if len(by_field) == MAX_DETAILS:
+                skipped.add(field)
+                continue
+            value = None if kind == "missing" else error.get("input")
+            inputs[field] = value
+            by_field[field] = {
+                "field": field,
+                "value": wire_safe(value),
+                "message": message,
+                "kind": kind,
+            }
+        elif message not in entry["message"] and len(entry["message"]) < 1000:
             # A union reports one error per alternative; show them together.
             entry["message"] += f", or {message}"
     summaries = []
@@ -86,6 +123,8 @@ def _explain(
             summaries.append(f"missing required {noun} '{field}' for {where}")
         else:
             summaries.append(
-                f"invalid {noun} '{field}' = {entry['value']!r} for {where}: {entry['message']}"
+                f"invalid {noun} '{field}' = {quote(inputs[field])} for {where}: {entry['message']}"
             )
+    if skipped:
+        summaries.append(f"and {len(skipped)} more")
     return InvalidParams("; ".join(summaries), details=list(by_field.values()))

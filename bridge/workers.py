@@ -19,9 +19,18 @@ import zmq
 
 from bridge.sockets import send_message
 
-__all__ = ["Job", "WorkerPool"]
+__all__ = ["INTERIM", "Job", "WorkerPool", "send_interim"]
 
 log = logging.getLogger("skbridge.workers")
+
+# The token of a message that the loop only forwards (progress), without ending a job.
+INTERIM = b""
+_local = threading.local()
+
+
+def send_interim(identity: Any, header: bytes) -> None:
+    """Send an interim message to a client from inside a running job."""
+    send_message(_local.sock, [INTERIM, identity, header])
 
 
 class Job(NamedTuple):
@@ -36,6 +45,8 @@ class Job(NamedTuple):
     nbytes: int = 0
     received: float = 0.0
     slot: Any = None
+    # Shared with the loop: cancellation flag and progress settings (see operations).
+    control: Any = None
 
 
 class WorkerPool:
@@ -76,6 +87,7 @@ class WorkerPool:
         sock.sndhwm = 0  # never drop or block on replies
         sock.linger = 0
         sock.connect(address)
+        _local.sock = sock
         try:
             while True:
                 job = self._jobs.get()

@@ -27,6 +27,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _kernels as K
 from ._kmeans_io import KMeansIO
+from ._progress import Reporter
 from ._stopping import EarlyStopping
 from ._threads import block_pool, effective_threads, single_blas_thread
 
@@ -360,6 +361,7 @@ class MiniBatchKMeans(
             verbose=bool(self.verbose),
         )
         sampler = K.BatchSampler(sample_weight / np.sum(sample_weight))
+        reporter = Reporter(n_steps, batch_size / n_samples)
         # Batches are drawn by weight, so each drawn row then counts once.
         ones = np.ones(batch_size, dtype=X.dtype)
         dense = not sp.issparse(X)
@@ -373,7 +375,10 @@ class MiniBatchKMeans(
             shift = np.sum((spare - centers) ** 2) if self._tol > 0.0 else 0
             centers, spare = spare, centers
             step += 1
-            if stopper.should_stop(step - 1, inertia, shift):
+            stop = stopper.should_stop(step - 1, inertia, shift)
+            if reporter.active:
+                reporter.step(step, inertia / batch_size, stopper.smoothed)
+            if stop:
                 break
         return centers, step, stopper
 
@@ -408,8 +413,13 @@ class MiniBatchKMeans(
             )
             self._reset_center_weights(X.dtype)
 
+        reporter = Reporter(1, 1.0)
         with single_blas_thread():
-            self._step(X, sample_weight, self.cluster_centers_, self.cluster_centers_, rng)
+            inertia = self._step(
+                X, sample_weight, self.cluster_centers_, self.cluster_centers_, rng
+            )
+        if reporter.active:
+            reporter.step(1, inertia / X.shape[0], None)
 
         if self.compute_labels:
             self.labels_, self.inertia_ = self._labels_inertia(

@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from schemas import CONTRACTS
-from schemas import protocol
+from schemas import CONTRACTS, protocol
 
 SCHEMA_PATH = Path(__file__).with_name("contract.schema.json")
 # Present in a checkout, not in an installed package.

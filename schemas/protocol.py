@@ -94,7 +94,10 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
             "read a fitted attribute of an instance",
             _keys(instance=_INSTANCE, attribute={"type": "string"}),
         ),
-        "dispose": Operation("release an instance and its id", _keys(instance=_INSTANCE)),
+        "dispose": Operation(
+            "release an instance (or, with `dataset`, a dataset) and its id",
+            _keys(instance=_INSTANCE, dataset=_INSTANCE),
+        ),
         "cancel": Operation(
             "stop a queued or running call of the same session",
             _keys(target={"type": "integer", "description": "the request id of the call"}),
@@ -108,6 +111,12 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
             _keys(instance=_INSTANCE, model={"x-kind": "vector", "description": "uint8 bytes"}),
             buffers=True,
         ),
+        "dataset": Operation(
+            "store an array on the server for later calls of this session",
+            _keys(dataset=_INSTANCE, data={"x-kind": "matrix"}),
+            buffers=True,
+        ),
+        "datasets": Operation("list the stored datasets", _keys()),
         "stats": Operation("counters, latency percentiles, bytes held and queue depths", _keys()),
         "shutdown": Operation("stop the server", _keys()),
     }

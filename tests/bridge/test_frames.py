@@ -145,3 +145,110 @@ def test_decoder_depth_limit():
         deep = [deep]
     with pytest.raises(ProtocolError, match="nest"):
         Decoder([], accept_tables=False).decode(deep)
+
+
+# -- structural checks before numpy/scipy (bridge.checks) ----------------------------------
+
+
+def _csr_wire(shape, data, indices, indptr):
+    parts = [np.asarray(data), np.asarray(indices), np.asarray(indptr)]
+    wire = {"$type": "csr", "shape": list(shape)}
+    for i, (key, part) in enumerate(zip(("data", "indices", "indptr"), parts, strict=True)):
+        wire[key] = {"$type": "ndarray", "frame": i, "dtype": part.dtype.name, "shape": [len(part)]}
+    return wire, [part.tobytes() for part in parts]
+
+
+def _decode(wire, buffers):
+    return Decoder(buffers, accept_tables=False).decode(wire)
+
+
+I32 = np.int32
+
+
+@pytest.mark.parametrize(
+    ("shape", "indices", "indptr", "needle"),
+    [
+        ((2, 3), [0, 1], [0, 2, 0], "end at len(data) = 2, got 0"),
+        ((2, 3), [0, 1], [0, 1_000_000, -1], "end at"),
+        ((2, 3), [0, 1], [1, 1, 2], "start at 0"),
+        ((2, 3), [0, 1], [0, 3, 2], "falls from 3 to 2 at row 1"),
+        ((2, 3), [0, -5], [0, 1, 2], "column index -5"),
+        ((2, 3), [0, 3], [0, 1, 2], "column index 3 is out of range for 3"),
+        ((3, 3), [0, 1], [0, 1, 2], "needs 4"),
+        ((2, 2**31), [0, 1], [0, 1, 2], "int32, which cannot index"),
+    ],
+)
+def test_csr_structure_is_checked_before_scipy(shape, indices, indptr, needle):
+    wire, buffers = _csr_wire(shape, [1.0, 2.0], np.array(indices, I32), np.array(indptr, I32))
+    with pytest.raises(ProtocolError, match="invalid csr matrix") as info:
+        _decode(wire, buffers)
+    assert needle in info.value.message
+
+
+def test_checked_csr_views_its_frames_and_keeps_int32():
+    matrix = sparse.random(30, 9, density=0.3, format="csr", random_state=2)
+    wire, buffers = _csr_wire(matrix.shape, matrix.data, matrix.indices, matrix.indptr)
+    out = _decode(wire, buffers)
+    assert out.indices.dtype == np.int32
+    for part, buf in zip((out.data, out.indices, out.indptr), buffers, strict=True):
+        assert np.shares_memory(part, np.frombuffer(buf, dtype=part.dtype))
+    assert np.array_equal(out.toarray(), matrix.toarray())
+
+
+def test_int64_csr_that_fits_int32_is_narrowed_like_scipy_does():
+    matrix = sparse.random(6, 4, density=0.5, format="csr", random_state=3)
+    indices, indptr = matrix.indices.astype(np.int64), matrix.indptr.astype(np.int64)
+    out = _decode(*_csr_wire(matrix.shape, matrix.data, indices, indptr))
+    assert out.indices.dtype == out.indptr.dtype == np.int32
+    assert np.array_equal(out.toarray(), matrix.toarray())
+    wide = _decode(*_csr_wire((6, 2**40), matrix.data, indices, indptr))
+    assert wide.indices.dtype == np.int64 and wide.shape == (6, 2**40)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shape", "nbytes", "needle"),
+    [
+        (["float64"], [2], 16, "dtype"),
+        ("float64", [0, 2**62], 0, "shape"),
+        ("float64", [0, 2**40, 2**40], 0, "too large"),
+        ("float64", [2**64 - 1], 0, "shape"),
+        ("float64", [True, 2], 16, "shape"),
+        ("float64", [1] * 33, 8, "at most 32"),
+    ],
+)
+def test_ndarray_sizes_cannot_overflow(dtype, shape, nbytes, needle):
+    wire = {"$type": "ndarray", "frame": 0, "dtype": dtype, "shape": shape}
+    with pytest.raises(ProtocolError, match=needle):
+        _decode(wire, [bytes(nbytes)])
+
+
+def test_empty_arrays_with_large_dims_within_bounds_still_decode():
+    out = _decode({"$type": "ndarray", "frame": 0, "dtype": "float64", "shape": [0, 2**40]}, [b""])
+    assert out.shape == (0, 2**40)
+
+
+def test_bool_bytes_must_be_0_or_1():
+    wire = {"$type": "ndarray", "frame": 0, "dtype": "bool", "shape": [3]}
+    assert _decode(wire, [bytes([0, 1, 1])]).tolist() == [False, True, True]
+    with pytest.raises(ProtocolError, match="bool"):
+        _decode(wire, [bytes([0, 1, 2])])
+
+
+def test_error_messages_quote_input_bounded():
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    wire = {"$type": "ndarray", "frame": 0, "dtype": deep, "shape": [1]}
+    with pytest.raises(ProtocolError) as info:
+        _decode(wire, [bytes(8)])
+    assert len(info.value.message) < 400
+    with pytest.raises(ProtocolError) as info:
+        _decode({"$type": "x" * 10_000_000}, [])
+    assert len(info.value.message) < 400
+    keys = {"$type": "ndarray", **{f"k{i}": i for i in range(10_000)}}
+    with pytest.raises(ProtocolError, match="unexpected keys") as info:
+        _decode(keys, [])
+    assert len(info.value.message) < 400
+    with pytest.raises(ProtocolError, match="10000 buffer frames") as info:
+        Decoder([b""] * 10_000, accept_tables=False).check_all_used()
+    assert len(info.value.message) < 400
