@@ -107,7 +107,7 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
       timeout: this.options.timeout ?? 0,
       session: this.session,
       checkLimits: true,
-      onDisconnect: (error) => this.connectionLost(transport, error),
+      onDisconnect: (error, olderThan) => this.connectionLost(transport, error, olderThan),
     }
     if (this.options.heartbeat !== undefined) options.heartbeat = this.options.heartbeat
     if (this.curve) options.curve = this.curve
@@ -280,15 +280,15 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
    * {@link serverExited}; otherwise the pending calls reject, and the socket keeps
    * reconnecting so that the bridge works again once the server is back.
    */
-  private connectionLost(transport: Transport, error: BridgeDisconnectedError): void {
+  private connectionLost(transport: Transport, error: BridgeDisconnectedError, olderThan: number): void {
     transport.limits = undefined
     const server = this.server
     if (!server) {
-      transport.failPending(error)
+      transport.failPending(error, olderThan)
       return
     }
     void exitsWithin(server.exited, EXIT_REPORT_GRACE).then((exited) => {
-      if (!exited) transport.failPending(error)
+      if (!exited) transport.failPending(error, olderThan)
     })
   }
 

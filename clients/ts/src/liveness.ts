@@ -70,25 +70,26 @@ export function resolveHeartbeat(heartbeat: HeartbeatOptions | undefined): Requi
  *
  * @example
  * ```ts
- * watchConnection(socket, 3000, { onLost: (why) => console.warn(why), onUp: () => {} })
+ * watchConnection(socket, 3000, { onLost: (why, olderThan) => console.warn(why, olderThan) })
  * ```
  */
 export interface ConnectionHandlers {
-  /** The connection dropped, or stayed down for another `downTimeout` ms. */
-  onLost: (reason: string) => void
-  /** A connection (re)established. */
-  onUp: () => void
+  /**
+   * The connection dropped (`olderThan` 0: every pending request is affected), or has
+   * stayed down for `downTimeout` ms (only requests waiting at least `olderThan` ms are).
+   */
+  onLost: (reason: string, olderThan: number) => void
 }
 
 /**
  * Follows the socket's connection events. `onLost` fires when the connection drops
- * (heartbeat timeout, server gone, handshake timeout) and again every `downTimeout` ms
- * while no new connection is made, so requests sent meanwhile do not wait forever. Returns
- * a function that stops watching.
+ * (heartbeat timeout, server gone, handshake timeout), then every quarter of
+ * `downTimeout` while no new connection is made, so that requests sent meanwhile do not
+ * wait forever. Returns a function that stops watching.
  *
  * @example
  * ```ts
- * const stop = watchConnection(dealer, 3000, { onLost: (why) => console.warn(why), onUp: () => {} })
+ * const stop = watchConnection(dealer, 3000, { onLost: (why) => console.warn(why) })
  * stop()
  * ```
  */
@@ -98,28 +99,25 @@ export function watchConnection(socket: Dealer, downTimeout: number, handlers: C
     if (downTimer !== undefined) clearInterval(downTimer)
     downTimer = undefined
   }
-  const onDisconnect = (): void => {
-    handlers.onLost('the connection to the server was lost (it closed, died, or did not answer heartbeats in time)')
+  const lost = (reason: string): void => {
+    handlers.onLost(reason, 0)
     if (downTimer === undefined && Number.isFinite(downTimeout) && downTimeout > 0) {
-      downTimer = setInterval(() => handlers.onLost(`no connection to the server for ${downTimeout} ms`), downTimeout)
+      downTimer = setInterval(() => handlers.onLost(`no connection to the server for ${downTimeout} ms`, downTimeout), Math.max(10, downTimeout / 4))
       downTimer.unref()
     }
   }
-  const onUp = (): void => {
-    clearDown()
-    handlers.onUp()
-  }
-  const onAuthFailed = (): void => handlers.onLost('the server refused our CURVE keys (handshake failed: check serverKey and that our public key is authorized)')
+  const onDisconnect = (): void => lost('the connection to the server was lost (it closed, died, or did not answer heartbeats in time)')
+  const onAuthFailed = (): void => lost('the server refused our CURVE keys (handshake failed: check serverKey and that our public key is authorized)')
   // Without libzmq's draft API there is no handshake event; a TCP connection then counts.
   const upEvent = capability.draft ? 'handshake' : 'connect'
   socket.events.on('disconnect', onDisconnect)
-  socket.events.on(upEvent, onUp)
+  socket.events.on(upEvent, clearDown)
   socket.events.on('handshake:error:auth', onAuthFailed)
   socket.events.on('handshake:error:protocol', onAuthFailed)
   return () => {
     clearDown()
     socket.events.off('disconnect', onDisconnect)
-    socket.events.off(upEvent, onUp)
+    socket.events.off(upEvent, clearDown)
     socket.events.off('handshake:error:auth', onAuthFailed)
     socket.events.off('handshake:error:protocol', onAuthFailed)
   }

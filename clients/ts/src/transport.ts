@@ -67,6 +67,8 @@ interface Pending {
   /** The multipart message while still queued; `undefined` once handed to the socket. */
   message: Uint8Array[] | undefined
   onProgress: ((event: ProgressEvent) => void) | undefined
+  /** `performance.now()` when the request was made. */
+  since?: number
   /** Sent and forgotten (a `cancel`): its reply is not waited for. */
   oneWay?: boolean
   cleanup: () => void
@@ -95,10 +97,11 @@ export interface TransportOptions {
    */
   checkLimits?: boolean
   /**
-   * Called when the connection is lost (or stays down). Without it, pending requests
-   * reject with that error and the socket keeps reconnecting.
+   * Called when the connection is lost (`olderThan` 0), or stays down (then only requests
+   * waiting at least `olderThan` ms should fail). Without it, those pending requests
+   * reject with `error` and the socket keeps reconnecting.
    */
-  onDisconnect?: (error: BridgeDisconnectedError) => void
+  onDisconnect?: (error: BridgeDisconnectedError, olderThan: number) => void
 }
 
 /**
@@ -137,11 +140,10 @@ export class Transport {
     this.session = options.session
     this.defaultTimeout = options.timeout ?? 0
     this.checkLimits = options.checkLimits ?? false
-    const onDisconnect = options.onDisconnect ?? ((error: BridgeDisconnectedError) => this.failPending(error))
+    const onDisconnect = options.onDisconnect ?? ((error: BridgeDisconnectedError, olderThan: number) => this.failPending(error, olderThan))
     const downTimeout = options.heartbeat === false ? 0 : resolveHeartbeat(options.heartbeat).timeout
     this.unwatch = watchConnection(socket, downTimeout, {
-      onLost: (reason) => onDisconnect(new BridgeDisconnectedError(`skbridge server at ${endpoint}: ${reason}`)),
-      onUp: () => undefined,
+      onLost: (reason, olderThan) => onDisconnect(new BridgeDisconnectedError(`skbridge server at ${endpoint}: ${reason}`), olderThan),
     })
     void this.receiveLoop()
   }
@@ -219,6 +221,7 @@ export class Transport {
         reject,
         message,
         onProgress: undefined,
+        since: performance.now(),
         cleanup: () => {
           if (timer !== undefined) clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
@@ -247,12 +250,15 @@ export class Transport {
     })
   }
 
-  /** Rejects every pending request with `error`; the socket stays open (and reconnects). */
-  failPending(error: SkbridgeError): void {
-    const entries = [...this.pending.values()]
-    this.pending.clear()
-    this.queue.length = 0
-    for (const entry of entries) {
+  /**
+   * Rejects the pending requests made at least `olderThan` ms ago (all by default) with
+   * `error`; the socket stays open (and reconnects).
+   */
+  failPending(error: SkbridgeError, olderThan = 0): void {
+    const cutoff = performance.now() - olderThan
+    for (const [id, entry] of [...this.pending]) {
+      if (olderThan > 0 && (entry.since ?? 0) > cutoff) continue
+      this.pending.delete(id)
       entry.cleanup()
       entry.reject(error)
     }
@@ -263,6 +269,7 @@ export class Transport {
     if (this.closedWith) return
     this.closedWith = error
     this.unwatch()
+    this.queue.length = 0
     this.failPending(error)
     this.socket.close()
   }
