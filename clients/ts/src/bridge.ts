@@ -236,6 +236,7 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
     if (!limits) {
       try {
         limits = (await this.info()).limits
+        this.transport.limits ??= limits ?? {}
       } catch {
         return // retried at the next init
       }
