@@ -10,7 +10,6 @@
  * @module
  */
 
-import { Decoder, Encoder } from '@msgpack/msgpack'
 import { Dealer } from 'zeromq'
 
 import type { HeartbeatOptions } from './bridge-types.js'
@@ -21,6 +20,7 @@ import { CancelledError, ProtocolError } from './generated/errors.js'
 import { MAX_REQUEST_ID, PROTOCOL_VERSION } from './generated/protocol.js'
 import { type ServerLimits, checkMessage } from './limits.js'
 import { heartbeatSocketOptions, resolveHeartbeat, watchConnection } from './liveness.js'
+import { decodeHeader, describe, errorText, packHeader, warnUnmatched } from './wire.js'
 
 /**
  * Kernel socket buffer size asked for on the DEALER (the Python side uses the same). The
@@ -28,12 +28,6 @@ import { heartbeatSocketOptions, resolveHeartbeat, watchConnection } from './liv
  * kernel caps the request at net.core.[rw]mem_max.
  */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
-
-// One codec instance each, reused: the `encode`/`decode` functions build a new one (and
-// its buffers) per call. `encode` (not `encodeSharedRef`) copies out the bytes, which the
-// socket may still hold after the next request is encoded.
-const headerEncoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
-const headerDecoder = new Decoder()
 
 /**
  * Options of one {@link Transport.request}.
@@ -199,8 +193,7 @@ export class Transport {
     const header = { v: PROTOCOL_VERSION, id, ...(this.session === undefined ? {} : { session: this.session }), ...fields, ...(onProgress ? { progress: true } : {}) }
     let message: Uint8Array[]
     try {
-      const packed = headerEncoder.encode(header)
-      message = [Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength), ...frames]
+      message = [packHeader(header), ...frames]
     } catch (err) {
       return Promise.reject(err)
     }
@@ -302,8 +295,7 @@ export class Transport {
     const entry = this.drop(id)
     if (!entry || entry.message !== undefined || this.closedWith) return // never sent: nothing to cancel
     const cancelId = this.allocateId()
-    const packed = headerEncoder.encode({ v: PROTOCOL_VERSION, id: cancelId, ...(this.session === undefined ? {} : { session: this.session }), op: 'cancel', target: id })
-    const message = [Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength)]
+    const message = [packHeader({ v: PROTOCOL_VERSION, id: cancelId, ...(this.session === undefined ? {} : { session: this.session }), op: 'cancel', target: id })]
     // Queued like any request, so it goes out in order; forgotten once sent.
     this.pending.set(cancelId, { resolve: () => undefined, reject: () => undefined, message, onProgress: undefined, oneWay: true, cleanup: () => undefined })
     this.queue.push(cancelId)
@@ -364,8 +356,7 @@ export class Transport {
     })
     const timer = this.defaultTimeout > 0 && Number.isFinite(this.defaultTimeout) ? setTimeout(() => this.drop(id)?.reject(new RequestTimeoutError('info got no reply')), this.defaultTimeout) : undefined
     try {
-      const packed = headerEncoder.encode({ v: PROTOCOL_VERSION, id, ...(this.session === undefined ? {} : { session: this.session }), op: 'info' })
-      await this.socket.send(Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength))
+      await this.socket.send(packHeader({ v: PROTOCOL_VERSION, id, ...(this.session === undefined ? {} : { session: this.session }), op: 'info' }))
       const { header } = await reply
       const result = header.result
       const limits = typeof result === 'object' && result !== null ? (result as Record<string, unknown>).limits : undefined
@@ -393,14 +384,8 @@ export class Transport {
   private dispatch(parts: Buffer[]): void {
     const [head, ...frames] = parts
     if (!head) return
-    let header: unknown
-    try {
-      header = headerDecoder.decode(head)
-    } catch {
-      return // not ours to answer; a reply we cannot read cannot be matched either
-    }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) return
-    const h = header as Record<string, unknown>
+    const h = decodeHeader(head)
+    if (!h) return // a reply we cannot read cannot be matched either
     if (h.id === null) {
       warnUnmatched(h.error)
       return
@@ -420,29 +405,4 @@ export class Transport {
     }
     entry.resolve({ header: h, frames })
   }
-}
-
-/**
- * A reply with `id: null`: the server could not read one of our requests. It matches no
- * pending request (the one that caused it ends by its timeout), so it is reported as a
- * process warning carrying the server's code and message, and the transport keeps running.
- */
-function warnUnmatched(error: unknown): void {
-  const e = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {}
-  const code = typeof e.code === 'string' ? e.code : 'unknown'
-  const message = typeof e.message === 'string' ? e.message : 'no message'
-  process.emitWarning(`skbridge server could not read a request (${code}): ${message}`, {
-    type: 'SkbridgeWarning',
-    code,
-    detail: 'The reply has id null, so it matches no pending request; that request ends by its timeout.',
-  })
-}
-
-function describe(fields: Record<string, unknown>): string {
-  const parts = [fields.op, fields.instance, fields.method ?? fields.attribute].filter((p) => typeof p === 'string')
-  return parts.join(' ')
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
