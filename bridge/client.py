@@ -38,7 +38,7 @@ from bridge.frames import DatasetRef, Decoder, Encoder
 from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
 from bridge.sockets import recv_message, send_message, tune_socket
 
-__all__ = ["BridgeError", "Client", "RequestTimeout"]
+__all__ = ["BridgeDisconnected", "BridgeError", "Client", "RequestTimeout"]
 
 # Field types that go into a header as they are.
 _PLAIN = frozenset([type(None), bool, int, float, str])
@@ -48,6 +48,14 @@ class RequestTimeout(BridgeError, TimeoutError):
     """No reply arrived in time. Raised by the client only; never sent by a server."""
 
     code = "timeout"
+
+
+class BridgeDisconnected(BridgeError, ConnectionError):
+    """The connection to the server was lost (it died, froze past the heartbeat timeout,
+    or restarted) while a reply was awaited. Client-side only; the client reconnects by
+    itself, so later calls work once a server is back on the endpoint."""
+
+    code = "disconnected"
 
 
 class _Reply:
@@ -74,16 +82,25 @@ class Client:
         context: zmq.Context | None = None,
         session: str | None = None,
         renew: bool = True,
+        heartbeat: float | None = 1.0,
+        heartbeat_timeout: float = 3.0,
     ) -> None:
         """``session`` names this client's session (the owner of the instances it
         creates; default: a fresh random id). With ``renew`` the client keeps its lease
-        alive from a background thread once it owns an instance."""
+        alive from a background thread once it owns an instance.
+
+        ``heartbeat`` (seconds; None turns it off) makes libzmq's I/O thread exchange
+        heartbeats with the server on a connection of the client's watchdog thread; a
+        server that is dead or frozen for ``heartbeat_timeout`` seconds is noticed even
+        while a fit runs or a large message is half sent, and the calls waiting for it
+        raise :class:`BridgeDisconnected`.
+        """
         self.endpoint = endpoint
         self.timeout = timeout
         self.session = session or uuid.uuid4().hex
         self._context = context or zmq.Context.instance()
         self._renew = renew
-        self._renewer: _Renewer | None = None
+        self._renewing = False
         # The server's limits (from info), read before the first instance is created.
         self.limits: dict[str, Any] | None = None
         self._socket = self._context.socket(zmq.DEALER)
@@ -94,6 +111,17 @@ class Client:
             self._socket.ipv6 = True
         tune_socket(self._socket)
         self._socket.connect(endpoint)
+        self._watchdog: _Watchdog | None = None
+        self._check_ms = -1
+        self._drops_seen = 0
+        if heartbeat or renew:
+            self._watchdog = _Watchdog(
+                self._context, endpoint, self.session, heartbeat, heartbeat_timeout
+            )
+        if heartbeat:
+            # A wait longer than this looks at the watchdog in between (never one that a
+            # reply ends sooner, so small calls pay nothing for it).
+            self._check_ms = int(heartbeat * 1000)
         self._ids = itertools.count(1)
         self._replies: dict[int, _Reply] = {}
         self._outstanding: set[int] = set()
@@ -117,6 +145,10 @@ class Client:
         """
         self._enter()
         try:
+            if not self._outstanding and self._watchdog is not None:
+                # A drop seen while nothing was in flight lost nothing; forget it so it
+                # is not blamed on this request.
+                self._drops_seen = self._watchdog.drops
             rid = next(self._ids) % (MAX_REQUEST_ID + 1)
             header = {"v": PROTOCOL_VERSION, "id": rid, "op": op, "session": self.session}
             buffers: list[Any] = []
@@ -166,6 +198,8 @@ class Client:
                 wait_ms = -1
                 if deadline is not None:
                     wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+                if self._check_ms >= 0 and (wait_ms < 0 or wait_ms > self._check_ms):
+                    wait_ms = self._check_ms
                 if wait_ms != self._rcvtimeo:
                     # A receive timeout instead of poll() + recv() saves a system call
                     # per reply; the option is only touched when the wait changes.
@@ -173,6 +207,14 @@ class Client:
                 try:
                     envelope, buffers = recv_message(self._socket, head=1)
                 except zmq.Again:
+                    if self._disconnected():
+                        self._lose_outstanding()
+                        if waiting_for is None and self._replies:
+                            return next(iter(self._replies))
+                        if waiting_for in self._replies:
+                            return waiting_for
+                    if deadline is None or time.monotonic() < deadline:
+                        continue
                     if waiting_for is not None:
                         self._outstanding.discard(waiting_for)
                         self._progress.pop(waiting_for, None)
@@ -187,6 +229,27 @@ class Client:
                     return rid
         finally:
             self._guard.release()
+
+    def _disconnected(self) -> bool:
+        """Whether the server was lost since the last look (the watchdog's count)."""
+        if self._watchdog is None or self._watchdog.drops == self._drops_seen:
+            return False
+        self._drops_seen = self._watchdog.drops
+        return True
+
+    def _lose_outstanding(self) -> None:
+        """Every request in flight is lost with the connection: fail each one."""
+        for rid in self._outstanding:
+            self._replies[rid] = _Reply(
+                False,
+                None,
+                BridgeDisconnected(
+                    f"lost the connection to {self.endpoint} while request {rid} was "
+                    "pending (server dead, frozen or restarted)"
+                ),
+            )
+            self._progress.pop(rid, None)
+        self._outstanding.clear()
 
     def _store(self, raw_header: bytes, frames: list[Any]) -> int | None:
         """Decode a reply and file it under its id; None if it belongs to nobody."""
@@ -336,8 +399,9 @@ class Client:
     def _keep_lease(self) -> None:
         """This client owns something now: renew its lease from the background."""
         lease = float((self.limits or {}).get("lease_seconds") or 0)
-        if self._renew and lease and self._renewer is None:
-            self._renewer = _Renewer(self._context, self.endpoint, self.session, lease)
+        if self._renew and lease and not self._renewing and self._watchdog is not None:
+            self._watchdog.renew(lease)
+            self._renewing = True
 
     def datasets(self) -> list[dict[str, Any]]:
         return self.request("datasets")
@@ -348,9 +412,9 @@ class Client:
     # -- lifetime ----------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._renewer is not None:
-            self._renewer.stop()
-            self._renewer = None
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
         self._socket.close(linger=0)
 
     def __enter__(self) -> Client:
@@ -376,36 +440,76 @@ def _check_sizes(buffers: list[Any], limits: dict[str, Any]) -> None:
         )
 
 
-class _Renewer:
-    """Keeps a session's lease alive: a ping with the session id every third of the lease,
-    from a thread of its own on a socket of its own (a Client is single-threaded)."""
+class _Watchdog:
+    """A thread with a socket of its own to the server, for what the client's own socket
+    cannot do while it waits or is busy sending a large message:
 
-    def __init__(self, context: zmq.Context, endpoint: str, session: str, lease: float) -> None:
+    - liveness: libzmq heartbeats on this idle connection notice a dead or frozen server
+      (a heartbeat on the data connection waits behind a message stuck half-sent);
+      every drop of the connection is counted in :attr:`drops`;
+    - leases: once :meth:`renew` is called, a ``ping`` with the session id every third
+      of the lease.
+    """
+
+    def __init__(
+        self,
+        context: zmq.Context,
+        endpoint: str,
+        session: str,
+        heartbeat: float | None,
+        heartbeat_timeout: float,
+    ) -> None:
+        self.drops = 0
+        self._every: float | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(context, endpoint, session, max(0.05, min(60.0, lease / 3))),
-            name="skbridge-lease",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def _run(self, context: zmq.Context, endpoint: str, session: str, every: float) -> None:
-        sock = context.socket(zmq.DEALER)
+        self._sock = sock = context.socket(zmq.DEALER)
         sock.linger = 0
         if endpoint.startswith("tcp://["):
             sock.ipv6 = True
+        self._monitor: zmq.Socket | None = None
+        if heartbeat:
+            sock.setsockopt(zmq.HEARTBEAT_IVL, int(heartbeat * 1000))
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(heartbeat_timeout * 1000))
+            sock.setsockopt(zmq.HEARTBEAT_TTL, int(heartbeat_timeout * 1000))
+            self._monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         sock.connect(endpoint)
+        self._session = session
+        self._tick = heartbeat or 1.0
+        self._thread = threading.Thread(target=self._run, name="skbridge-watchdog", daemon=True)
+        self._thread.start()
+
+    def renew(self, lease: float) -> None:
+        self._every = max(0.05, min(60.0, lease / 3))
+
+    def _run(self) -> None:
+        sock, monitor = self._sock, self._monitor
         packer = msgpack.Packer(use_bin_type=True)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        if monitor is not None:
+            poller.register(monitor, zmq.POLLIN)
+        next_ping = time.monotonic()
+        rid = 0
         try:
-            for rid in itertools.count(1):
-                if self._stop.wait(every):
-                    break
-                header = {"v": PROTOCOL_VERSION, "id": rid, "op": "ping", "session": session}
-                sock.send(packer.pack(header))
-                while sock.poll(0):  # replies only prove the server is there; drop them
-                    sock.recv_multipart()
+            while not self._stop.is_set():
+                every = self._every
+                if every is not None and time.monotonic() >= next_ping:
+                    rid += 1
+                    header = {"v": PROTOCOL_VERSION, "id": rid, "op": "ping"}
+                    header["session"] = self._session
+                    sock.send(packer.pack(header), zmq.NOBLOCK)
+                    next_ping = time.monotonic() + every
+                wait = self._tick if every is None else min(self._tick, every)
+                for ready, _ in poller.poll(int(wait * 1000)):
+                    ready.recv_multipart()  # ping replies only prove the server is there
+                    if ready is monitor:
+                        self.drops += 1
+        except zmq.ZMQError:
+            pass  # closed under us at exit
         finally:
+            if monitor is not None:
+                sock.disable_monitor()
+                monitor.close(linger=0)
             sock.close(linger=0)
 
     def stop(self) -> None:
