@@ -48,7 +48,7 @@ export function decodeHeader(frame: Uint8Array): Record<string, unknown> | undef
  * A reply with `id: null`: the server could not read one of our requests. It matches no
  * pending request (the one that caused it ends by its timeout), so it is reported as a
  * process warning carrying the server's code and message, and the transport keeps running.
-  *
+ *
  * @example
  * ```ts
  * warnUnmatched({ code: 'protocol_error', message: 'not msgpack' })
