@@ -1,140 +1,35 @@
 /**
  * The Python bridge: a connection to one skbridge server, started by this process or
- * already running.
+ * already running. It names its session, renews its lease, checks messages against the
+ * server's limits, notices a lost server, and reconnects (or restarts its server).
  *
  * @module
  */
 
+import { randomBytes } from 'node:crypto'
+
 import type { ResultMode } from './array-types.js'
-import { BridgeDisconnectedError, ServerExitedError, ServerStartError, type SkbridgeError } from './errors.js'
+import type { BridgeOptions, InstanceInfo, PingResult, ServerInfo } from './bridge-types.js'
+import type { CallOptions } from './call-options.js'
+import { type CurveSocketOptions, resolveCurveKeys } from './curve.js'
 import { decodeValue } from './decode.js'
-import { type ServerProcess, spawnServer } from './server.js'
-import { PROTOCOL_VERSION } from './generated/protocol.js'
+import { BridgeDisconnectedError, InvalidInputError, ServerExitedError, ServerStartError, type SkbridgeError } from './errors.js'
+import { LeaseRenewer } from './lease.js'
+import { type ServerProcess, exitsWithin, startServer, stderrSink } from './server.js'
 import { defaultPython } from './setup/environment.js'
-import { type CallOptions, Transport } from './transport.js'
+import { type RequestOptions, Transport, type TransportOptions } from './transport.js'
 import { errorFromWire } from './wire-errors.js'
 
 /** Default milliseconds to wait for a spawned server's ready line (or a first ping). */
 const DEFAULT_STARTUP_TIMEOUT = 30_000
 /** Default milliseconds a spawned server gets to exit after `shutdown` before SIGTERM. */
 const DEFAULT_SHUTDOWN_GRACE = 5_000
-
 /**
- * Options of {@link createPythonBridge}.
- *
- * @example
- * ```ts
- * const py = await createPythonBridge({ python: '.venv/bin/python', timeout: 60_000 })
- * ```
+ * When the connection to a server we started drops, how long to wait for the process to
+ * exit before calling it a lost connection: an exit is reported as `ServerExitedError`,
+ * with its code, signal and stderr.
  */
-export interface BridgeOptions {
-  /**
-   * Connect to a server that is already running at this endpoint (`ipc://...` or
-   * `tcp://127.0.0.1:PORT`) instead of starting one. `disconnect()` then leaves it running.
-   */
-  endpoint?: string
-  /**
-   * Python executable used to start the server. Default: env `SKBRIDGE_PYTHON`, else the
-   * private environment that skbridge sets up on first use (see `ensureEnvironment`).
-   */
-  python?: string
-  /** Endpoint the started server binds (`--endpoint`). Default: a private ipc socket chosen by the server. */
-  bind?: string
-  /** Extra command-line arguments for `python -m bridge serve` (e.g. `['--debug']`). */
-  serverArgs?: readonly string[]
-  /** Working directory of the started server. Default: this process's. */
-  cwd?: string
-  /** Environment of the started server. Default: this process's. */
-  env?: Readonly<Record<string, string | undefined>>
-  /** Milliseconds to wait for the server to be ready. Default 30000. */
-  startupTimeout?: number
-  /** Default per-call timeout in milliseconds; 0 (default) waits forever. Each call may override it. */
-  timeout?: number
-  /**
-   * Return arrays as {@link NdArray} objects (`{ data: TypedArray, shape, dtype }`) whose
-   * `data` is a view over the received bytes, instead of `number[]` / `number[][]`.
-   * Default `false` (plain arrays, as scikit-learn-ts returns).
-   */
-  ndarray?: boolean
-  /** Milliseconds a started server gets to exit after the shutdown request before SIGTERM. Default 5000. */
-  shutdownTimeout?: number
-  /**
-   * Where a started server's stderr goes: its log lines, Python warnings and the progress
-   * lines of estimators created with `verbose: 1`. `'inherit'` (default) copies it to this
-   * process's stderr, `'ignore'` drops it, a function receives each chunk of text. The last
-   * few kilobytes are kept either way for error messages.
-   */
-  serverOutput?: 'inherit' | 'ignore' | ((text: string) => void)
-}
-
-/**
- * Result of {@link PythonBridge.ping}.
- *
- * @example
- * ```ts
- * const { pong, time } = await py.ping()
- * ```
- */
-export interface PingResult {
-  pong: true
-  /** Server clock, unix seconds. */
-  time: number
-}
-
-/**
- * Result of {@link PythonBridge.info}.
- *
- * @example
- * ```ts
- * const { scikit_learn, classes } = await py.info()
- * ```
- */
-export interface ServerInfo {
-  server: string
-  protocol: number
-  python: string
-  numpy: string
-  scikit_learn: string
-  classes: string[]
-  [key: string]: unknown
-}
-
-/**
- * One entry of {@link PythonBridge.instances}.
- *
- * @example
- * ```ts
- * const live = (await py.instances()).filter((i) => i.fitted)
- * ```
- */
-export interface InstanceInfo {
-  instance: string
-  class: string
-  fitted: boolean
-  /** Bytes held by the instance's array attributes. */
-  nbytes: number
-}
-
-function stderrSink(output: NonNullable<BridgeOptions['serverOutput']>): ((text: string) => void) | undefined {
-  if (output === 'ignore') return undefined
-  if (output === 'inherit') return (text) => void process.stderr.write(text)
-  return output
-}
-
-/** Every started server that is still running, killed if this process exits first. */
-const liveServers = new Set<ServerProcess>()
-let exitHookInstalled = false
-
-function trackServer(server: ServerProcess): void {
-  liveServers.add(server)
-  void server.exited.then(() => liveServers.delete(server))
-  if (!exitHookInstalled) {
-    exitHookInstalled = true
-    process.once('exit', () => {
-      for (const s of liveServers) s.kill('SIGTERM')
-    })
-  }
-}
+const EXIT_REPORT_GRACE = 500
 
 /**
  * A connection to one skbridge server. Create it with {@link createPythonBridge}, hand it to
@@ -154,87 +49,114 @@ function trackServer(server: ServerProcess): void {
 export class PythonBridge<M extends ResultMode = 'plain'> {
   /** How arrays come back: `'plain'` or `'ndarray'`. */
   readonly resultMode: M
-  /** The endpoint the bridge talks to. */
-  readonly endpoint: string
-  private readonly transport: Transport
-  private readonly server: ServerProcess | undefined
-  private readonly shutdownGrace: number
+  /** The session id this bridge sends with every request (it owns the instances it creates). */
+  readonly session: string
+  private transport: Transport
+  private server: ServerProcess | undefined
+  /** Token the server started by this bridge requires with `shutdown`. */
+  private shutdownToken: string | undefined
+  private readonly options: BridgeOptions
+  private readonly curve: CurveSocketOptions | undefined
+  private readonly lease: LeaseRenewer
+  private restarting: Promise<void> | undefined
   private disconnecting: Promise<void> | undefined
+  private restartCount = 0
 
   /** Use {@link createPythonBridge}. */
-  private constructor(resultMode: M, transport: Transport, server: ServerProcess | undefined, shutdownGrace: number) {
+  private constructor(resultMode: M, options: BridgeOptions, curve: CurveSocketOptions | undefined) {
     this.resultMode = resultMode
-    this.transport = transport
-    this.endpoint = transport.endpoint
-    this.server = server
-    this.shutdownGrace = shutdownGrace
+    this.options = options
+    this.curve = curve
+    this.session = options.session ?? randomBytes(16).toString('hex')
+    if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(this.session)) {
+      throw new InvalidInputError(`must be 1-128 characters from [A-Za-z0-9_.:-], got ${JSON.stringify(this.session)}`, 'session')
+    }
+    this.lease = new LeaseRenewer(async () => {
+      await this.transport.request({ op: 'ping' }, [], { timeout: Math.max(1000, this.lease.period) })
+    })
+    // Replaced by connect() before the bridge is handed out.
+    this.transport = undefined as unknown as Transport
   }
 
   /** @internal Builds a bridge; used by {@link createPythonBridge}. */
   static async _create<M extends ResultMode>(resultMode: M, options: BridgeOptions): Promise<PythonBridge<M>> {
+    let curve: CurveSocketOptions | undefined
+    if (options.serverKey !== undefined || options.clientKey !== undefined) {
+      if (options.serverKey === undefined || options.clientKey === undefined) {
+        throw new InvalidInputError('CURVE needs both serverKey and clientKey', options.serverKey === undefined ? 'serverKey' : 'clientKey')
+      }
+      curve = resolveCurveKeys(options.serverKey, options.clientKey)
+    }
+    const bridge = new PythonBridge(resultMode, options, curve)
     const startupTimeout = options.startupTimeout ?? DEFAULT_STARTUP_TIMEOUT
-    const shutdownGrace = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_GRACE
-    const timeout = options.timeout ?? 0
-
     if (options.endpoint !== undefined) {
-      let bridge: PythonBridge<M> | undefined
-      const transport = await Transport.connect(options.endpoint, {
-        timeout,
-        onDisconnect: () => bridge?.lost(new ServerExitedError(`Lost the connection to the skbridge server at ${options.endpoint}`)),
-      })
-      bridge = new PythonBridge(resultMode, transport, undefined, shutdownGrace)
+      const endpoint = options.endpoint
+      bridge.transport = await bridge.connect(endpoint)
       try {
         await bridge.ping({ timeout: startupTimeout })
       } catch (err) {
-        transport.close()
-        throw new ServerStartError(`No skbridge server answered at ${options.endpoint} within ${startupTimeout} ms: ${String(err instanceof Error ? err.message : err)}`)
+        bridge.transport.close()
+        throw new ServerStartError(`No skbridge server answered at ${endpoint} within ${startupTimeout} ms: ${String(err instanceof Error ? err.message : err)}`)
       }
       return bridge
     }
-
-    const python = options.python ?? (await defaultPython())
-    const server = await spawnServer({
-      python,
-      args: options.serverArgs ?? [],
-      ...(options.bind !== undefined ? { bind: options.bind } : {}),
-      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-      ...(options.env !== undefined ? { env: options.env } : {}),
-      startupTimeout,
-      onStderr: stderrSink(options.serverOutput ?? 'inherit'),
-    })
-    trackServer(server)
-    if (server.ready.protocol !== PROTOCOL_VERSION) {
-      server.kill('SIGTERM')
-      throw new ServerStartError(
-        `The server speaks protocol ${server.ready.protocol}; this client speaks ${PROTOCOL_VERSION}`,
-        server.stderrTail(),
-      )
-    }
-    const transport = await Transport.connect(server.ready.endpoint, { timeout })
-    const bridge = new PythonBridge(resultMode, transport, server, shutdownGrace)
-    void server.exited.then(({ code, signal }) => {
-      if (bridge.disconnecting) return
-      const how = signal ? `was killed by ${signal}` : `exited with code ${String(code)}`
-      const tail = server.stderrTail()
-      bridge.lost(
-        new ServerExitedError(`The skbridge server (pid ${server.pid}) ${how}${tail ? `\n--- server stderr (tail) ---\n${tail}` : ''}`, {
-          exitCode: code,
-          signal,
-          stderr: tail,
-        }),
-      )
-    })
+    await bridge.spawn()
     return bridge
   }
 
-  /** `true` until {@link disconnect} is called or the server is lost. */
+  /** A transport to `endpoint` with this bridge's session, heartbeat and keys. */
+  private connect(endpoint: string): Promise<Transport> {
+    const options: TransportOptions = {
+      timeout: this.options.timeout ?? 0,
+      session: this.session,
+      checkLimits: true,
+      onDisconnect: (error, olderThan) => this.connectionLost(transport, error, olderThan),
+    }
+    if (this.options.heartbeat !== undefined) options.heartbeat = this.options.heartbeat
+    if (this.curve) options.curve = this.curve
+    let transport: Transport
+    return Transport.connect(endpoint, options).then((t) => (transport = t))
+  }
+
+  /** Starts the server process and connects to it. */
+  private async spawn(): Promise<void> {
+    const o = this.options
+    // Only this bridge may stop the server it started: the server reads the token from
+    // its environment and accepts `shutdown` only with it (docs/OPERATIONS.md).
+    this.shutdownToken = randomBytes(16).toString('hex')
+    const env = { ...(o.env ?? process.env), SKBRIDGE_SHUTDOWN_TOKEN: this.shutdownToken }
+    const server = await startServer({
+      python: o.python ?? (await defaultPython()),
+      args: o.serverArgs ?? [],
+      ...(o.bind !== undefined ? { bind: o.bind } : {}),
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+      env,
+      startupTimeout: o.startupTimeout ?? DEFAULT_STARTUP_TIMEOUT,
+      onStderr: stderrSink(o.serverOutput ?? 'inherit'),
+    })
+    this.server = server
+    this.transport = await this.connect(server.ready.endpoint)
+    void server.exited.then(({ code, signal }) => this.serverExited(server, code, signal))
+  }
+
+  /** `true` until {@link disconnect} is called or the server is lost for good. */
   get isConnected(): boolean {
-    return this.transport.isOpen && this.disconnecting === undefined
+    return (this.transport.isOpen || this.restarting !== undefined) && this.disconnecting === undefined
+  }
+
+  /** The endpoint the bridge talks to (a restarted server may have a new one). */
+  get endpoint(): string {
+    return this.transport.endpoint
   }
 
   /** Process id of the server this bridge started, `undefined` when connected to an external one. */
   get pid(): number | undefined {
     return this.server?.pid
+  }
+
+  /** How many times the bridge has started a new server after an exit (`restart: true`). */
+  get restarts(): number {
+    return this.restartCount
   }
 
   /** Number of calls waiting for a reply. */
@@ -256,11 +178,12 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
   }
 
   /**
-   * Versions of the server, Python, NumPy and scikit-learn, and the estimator classes offered.
+   * Versions of the server, Python, NumPy and scikit-learn, the estimator classes offered,
+   * and the server's limits.
    *
    * @example
    * ```ts
-   * const { scikit_learn } = await py.info()
+   * const { scikit_learn, limits } = await py.info()
    * ```
    */
   async info(options?: CallOptions): Promise<ServerInfo> {
@@ -280,22 +203,53 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
   }
 
   /**
+   * The server's counters: requests and errors by kind, latency percentiles, bytes held,
+   * queue depths, reaped instances (PROTOCOL.md, `stats`).
+   *
+   * @example
+   * ```ts
+   * const { latency_seconds, jobs_running } = await py.stats()
+   * ```
+   */
+  async stats(options?: CallOptions): Promise<Record<string, unknown>> {
+    return (await this.request('stats', {}, [], options)) as Record<string, unknown>
+  }
+
+  /**
    * Low-level: sends one protocol operation and returns its decoded `result`, or rejects
    * with the error class matching the reply's code. Array references in `fields` must point
-   * into `frames`, which are on loan until this settles. Estimator classes use this; you
-   * normally do not need it.
+   * into `frames`, which are on loan until this settles. `mode` overrides the bridge's
+   * result mode for this reply. Estimator classes use this; you normally do not need it.
    *
    * @example
    * ```ts
    * const result = await py.request('get', { instance: model.id, attribute: 'n_iter_' })
    * ```
    */
-  async request(op: string, fields: Record<string, unknown> = {}, frames: readonly Uint8Array[] = [], options?: CallOptions): Promise<unknown> {
+  async request(op: string, fields: Record<string, unknown> = {}, frames: readonly Uint8Array[] = [], options?: RequestOptions, mode?: ResultMode): Promise<unknown> {
     if (this.disconnecting) throw new BridgeDisconnectedError()
+    if (this.restarting) await this.restarting
     const reply = await this.transport.request({ op, ...fields }, frames, options)
     const header = reply.header
     if (header.ok !== true) throw errorFromWire(header.error)
-    return decodeValue(header.result, reply.frames, this.resultMode)
+    if (op === 'init' || op === 'load') void this.startLease()
+    return decodeValue(header.result, reply.frames, mode ?? this.resultMode)
+  }
+
+  /** Once this bridge owns an instance, keeps its session's lease alive. */
+  private async startLease(): Promise<void> {
+    if (this.lease.period > 0) return
+    let limits = this.transport.limits
+    if (!limits) {
+      try {
+        limits = (await this.info()).limits
+        this.transport.limits ??= limits ?? {}
+      } catch {
+        return // retried at the next init
+      }
+    }
+    const lease = limits?.lease_seconds
+    if (typeof lease === 'number') this.lease.start(lease)
   }
 
   /**
@@ -314,21 +268,68 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
   }
 
   private async shutdown(): Promise<void> {
+    this.lease.stop()
+    if (this.restarting) await this.restarting.catch(() => undefined)
     const server = this.server
+    const grace = this.options.shutdownTimeout ?? DEFAULT_SHUTDOWN_GRACE
     if (server && !server.hasExited && this.transport.isOpen) {
       try {
-        await this.transport.request({ op: 'shutdown' }, [], { timeout: this.shutdownGrace })
+        const stop = this.shutdownToken === undefined ? { op: 'shutdown' } : { op: 'shutdown', token: this.shutdownToken }
+        await this.transport.request(stop, [], { timeout: grace })
       } catch {
         // The process is stopped by signal below.
       }
     }
     this.transport.close()
-    if (server) await server.stop(this.shutdownGrace)
+    if (server) await server.stop(grace)
   }
 
-  /** The server is gone: fail everything pending and refuse new calls. */
-  private lost(error: SkbridgeError): void {
+  /**
+   * The connection dropped (or stayed down). A started server that exited is reported by
+   * {@link serverExited}; otherwise the pending calls reject, and the socket keeps
+   * reconnecting so that the bridge works again once the server is back.
+   */
+  private connectionLost(transport: Transport, error: BridgeDisconnectedError, olderThan: number): void {
+    transport.limits = undefined
+    const server = this.server
+    if (!server) {
+      transport.failPending(error, olderThan)
+      return
+    }
+    void exitsWithin(server.exited, EXIT_REPORT_GRACE).then((exited) => {
+      if (!exited) transport.failPending(error, olderThan)
+    })
+  }
+
+  /** A started server exited: fail what was pending, then restart it or give up. */
+  private serverExited(server: ServerProcess, code: number | null, signal: string | null): void {
+    if (this.disconnecting || server !== this.server) return
+    const how = signal ? `was killed by ${signal}` : `exited with code ${String(code)}`
+    const tail = server.stderrTail()
+    const error = new ServerExitedError(`The skbridge server (pid ${server.pid}) ${how}${tail ? `\n--- server stderr (tail) ---\n${tail}` : ''}`, {
+      exitCode: code,
+      signal,
+      stderr: tail,
+    })
     this.transport.fail(error)
+    if (this.options.restart !== true) {
+      this.lease.stop()
+      return
+    }
+    this.restarting = this.respawn(error).finally(() => {
+      this.restarting = undefined
+    })
+  }
+
+  private async respawn(cause: SkbridgeError): Promise<void> {
+    try {
+      await this.spawn()
+      this.restartCount++
+    } catch (err) {
+      this.lease.stop()
+      const why = err instanceof Error ? err.message : String(err)
+      this.transport.fail(new ServerStartError(`${cause.message}\nRestarting it failed: ${why}`))
+    }
   }
 }
 

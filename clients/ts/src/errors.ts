@@ -42,6 +42,9 @@ export type ClientErrorCode =
  */
 export type ErrorCode = ServerErrorCode | ClientErrorCode
 
+/** Codes whose errors are named `AbortError`. */
+const ABORT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['cancelled', 'aborted'])
+
 /**
  * One offending field of an `invalid_params` error.
  *
@@ -79,7 +82,9 @@ export class SkbridgeError extends Error {
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; traceback?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.name = new.target.name
+    // Code that checks `err.name === 'AbortError'` (the DOM/fetch convention) sees a
+    // cancelled or aborted call as an abort.
+    this.name = ABORT_CODES.has(code) ? 'AbortError' : new.target.name
     this.code = code
     this.traceback = options?.traceback
   }
@@ -96,6 +101,8 @@ export class SkbridgeError extends Error {
 export interface ServerErrorOptions {
   /** Python traceback, sent only when the server runs with `--debug`. */
   traceback?: string
+  /** What led to the error on the client side (e.g. the abort reason of a cancelled call). */
+  cause?: unknown
   /** One entry per offending field (`invalid_params`). */
   details?: InvalidParamDetail[]
 }
@@ -115,7 +122,10 @@ export class ServerError extends SkbridgeError {
   /** The offending fields of an `invalid_params` error (empty for the other codes). */
   readonly details: InvalidParamDetail[]
   constructor(code: ServerErrorCode, message: string, options?: ServerErrorOptions) {
-    super(code, message, options?.traceback === undefined ? undefined : { traceback: options.traceback })
+    super(code, message, {
+      ...(options?.traceback === undefined ? {} : { traceback: options.traceback }),
+      ...(options?.cause === undefined ? {} : { cause: options.cause }),
+    })
     this.details = options?.details ?? []
   }
 }

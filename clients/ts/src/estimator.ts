@@ -7,17 +7,22 @@
 
 import { randomBytes } from 'node:crypto'
 
-import type { ResultMode } from './array-types.js'
 import type { PythonBridge } from './bridge.js'
 import {
   AlreadyInitializedError,
   BridgeDisconnectedError,
   DisposedError,
+  InvalidInputError,
   NotInitializedError,
   ServerExitedError,
 } from './errors.js'
+import type { NdArray, ResultMode } from './array-types.js'
+import type { CallOptions, ProgressCallOptions } from './call-options.js'
 import { type ArrayKind, FrameSink, encodeMap } from './encode.js'
-import type { CallOptions } from './transport.js'
+import type { RequestOptions } from './transport.js'
+
+/** The form of instance ids and idempotency keys (PROTOCOL.md 3). */
+const KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/
 
 /**
  * What a method resolves to, from the contract's `returns`.
@@ -40,7 +45,9 @@ export type ReturnKind = 'self' | 'matrix' | 'vector' | 'strings' | 'value'
 export interface EstimatorContract {
   readonly className: string
   readonly options: Readonly<Record<string, ArrayKind>>
-  readonly methods: Readonly<Record<string, { readonly params: Readonly<Record<string, ArrayKind>>; readonly returns: ReturnKind }>>
+  readonly methods: Readonly<
+    Record<string, { readonly params: Readonly<Record<string, ArrayKind>>; readonly returns: ReturnKind; readonly progress?: boolean }>
+  >
   readonly attributes: Readonly<Record<string, ReturnKind>>
 }
 
@@ -159,15 +166,71 @@ export abstract class Estimator<O extends object, M extends ResultMode = 'plain'
 
   /**
    * Calls a contract method with keyword parameters and decodes its result; a `self`
-   * result resolves to this estimator.
+   * result resolves to this estimator. `idempotencyKey` and (on the methods that report
+   * progress) `onProgress` go into the call's header.
    */
-  protected async _call(method: string, params: object | undefined, options?: CallOptions): Promise<unknown> {
+  protected async _call(method: string, params: object | undefined, options?: ProgressCallOptions): Promise<unknown> {
     this._checkUsable(`${method}()`)
     const spec = this._contract.methods[method]
     const sink = new FrameSink()
     const encoded = encodeMap((params ?? {}) as Record<string, unknown>, sink, spec?.params)
-    const result = await this._py.request('call', { instance: this.id, method, params: encoded }, sink.frames, options)
+    const fields: Record<string, unknown> = { instance: this.id, method, params: encoded }
+    const key = options?.idempotencyKey
+    if (key !== undefined) {
+      if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
+        throw new InvalidInputError(`must be 1-128 characters from [A-Za-z0-9_.:-], got ${JSON.stringify(key)}`, 'idempotencyKey')
+      }
+      fields.idempotency_key = key
+    }
+    const request: RequestOptions = {}
+    if (options?.timeout !== undefined) request.timeout = options.timeout
+    if (options?.signal !== undefined) request.signal = options.signal
+    if (options?.onProgress !== undefined && spec?.progress === true) request.onProgress = options.onProgress
+    const result = await this._py.request('call', fields, sink.frames, request)
     return spec?.returns === 'self' ? this : result
+  }
+
+  /**
+   * The model's state in the model format (`docs/MODEL_FORMAT.md`: a zip of a JSON
+   * manifest and `.npy` arrays, never code), as bytes to store anywhere. Waits for the
+   * calls queued before it. Restore it with the class's static `load(py, bytes)`.
+   *
+   * @example
+   * ```ts
+   * const bytes = await model.save()
+   * writeFileSync('model.skb', bytes)
+   * const again = await MiniBatchKMeans.load(py, readFileSync('model.skb'))
+   * ```
+   */
+  async save(options?: CallOptions): Promise<Uint8Array> {
+    this._checkUsable('save()')
+    const result = (await this._py.request('save', { instance: this.id }, [], options, 'ndarray')) as { model?: NdArray }
+    const data = result.model?.data
+    if (!(data instanceof Uint8Array)) throw new InvalidInputError('the server sent no uint8 model bytes', 'save')
+    return data
+  }
+
+  /**
+   * @internal Creates this (fresh) estimator on the server from model-format bytes; used
+   * by the generated static `load`.
+   */
+  async _load(py: PythonBridge<M>, model: Uint8Array, options?: CallOptions): Promise<void> {
+    const name = this._contract.className
+    if (this._isInitialized || this._initializing || this._isDisposed) {
+      throw new AlreadyInitializedError(`load needs a fresh ${name} (id ${this.id})`)
+    }
+    if (!(model instanceof Uint8Array)) throw new InvalidInputError('expected the model bytes as a Uint8Array (or Buffer)', 'model')
+    if (!py.isConnected) throw new BridgeDisconnectedError(`Cannot load a ${name}: the Python bridge is disconnected`)
+    const ref = { $type: 'ndarray', frame: 0, dtype: 'uint8', shape: [model.byteLength] }
+    this._initializing = py.request('load', { instance: this.id, model: ref }, [model], options).then(() => {
+      this._py = py
+      this._isInitialized = true
+    })
+    try {
+      await this._initializing
+    } finally {
+      this._initializing = undefined
+    }
   }
 
   /** Reads a fitted attribute. */

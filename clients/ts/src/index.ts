@@ -34,19 +34,15 @@ export type {
   VectorInput,
   VectorResult,
 } from './array-types.js'
-export {
-  type BridgeOptions,
-  type InstanceInfo,
-  type PingResult,
-  PythonBridge,
-  type ServerInfo,
-  createPythonBridge,
-} from './bridge.js'
+export { PythonBridge, createPythonBridge } from './bridge.js'
+export type { BridgeOptions, HeartbeatOptions, InstanceInfo, PingResult, ServerInfo } from './bridge-types.js'
+export type { CallOptions, MethodCallOptions, ProgressCallOptions, ProgressEvent } from './call-options.js'
+export type { ClientKey } from './curve.js'
 export * from './errors.js'
 export * from './generated/classes.js'
 export * from './generated/errors.js'
 export type * from './generated/types.js'
 export { PROTOCOL_VERSION } from './generated/protocol.js'
+export type { ServerLimits } from './limits.js'
 export { EnvironmentSetupError, ensureEnvironment, type EnsureOptions, type ReadyEnvironment } from './setup/environment.js'
 export { NoSuitablePythonError } from './setup/python.js'
-export type { CallOptions } from './transport.js'

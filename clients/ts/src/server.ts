@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 
 import { BridgeModuleMissingError, PythonNotFoundError, ServerStartError } from './errors.js'
+import { PROTOCOL_VERSION } from './generated/protocol.js'
 
 /** How many characters of the server's stderr are kept for error messages. */
 const STDERR_TAIL_CHARS = 4000
@@ -109,18 +110,6 @@ export class ServerProcess {
     if (await exitsWithin(this.exited, graceMs)) return
     this.kill('SIGKILL')
     await this.exited
-  }
-}
-
-async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms)
-  })
-  try {
-    return await Promise.race([exited.then(() => true as const), timeout])
-  } finally {
-    clearTimeout(timer)
   }
 }
 
@@ -236,4 +225,72 @@ export function spawnServer(options: SpawnOptions): Promise<ServerProcess> {
       finish(new ServerProcess(child, ready, tail, exited))
     })
   })
+}
+
+/** Every started server that is still running, killed if this process exits first. */
+const liveServers = new Set<ServerProcess>()
+let exitHookInstalled = false
+
+function trackServer(server: ServerProcess): void {
+  liveServers.add(server)
+  void server.exited.then(() => liveServers.delete(server))
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.once('exit', () => {
+      for (const s of liveServers) s.kill('SIGTERM')
+    })
+  }
+}
+
+/**
+ * Turns the `serverOutput` option into a stderr callback.
+ *
+ * @example
+ * ```ts
+ * stderrSink('ignore') // undefined
+ * ```
+ */
+export function stderrSink(output: 'inherit' | 'ignore' | ((text: string) => void)): ((text: string) => void) | undefined {
+  if (output === 'ignore') return undefined
+  if (output === 'inherit') return (text) => void process.stderr.write(text)
+  return output
+}
+
+/**
+ * {@link spawnServer}, then: the server is killed if this process exits first, and one
+ * that speaks another protocol version is stopped and refused.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ python: 'python3', startupTimeout: 20_000 })
+ * ```
+ */
+export async function startServer(options: SpawnOptions): Promise<ServerProcess> {
+  const server = await spawnServer(options)
+  trackServer(server)
+  if (server.ready.protocol !== PROTOCOL_VERSION) {
+    server.kill('SIGTERM')
+    throw new ServerStartError(`The server speaks protocol ${server.ready.protocol}; this client speaks ${PROTOCOL_VERSION}`, server.stderrTail())
+  }
+  return server
+}
+
+/**
+ * Resolves `true` when `exited` settles within `ms`, else `false`.
+ *
+ * @example
+ * ```ts
+ * if (!(await exitsWithin(server.exited, 500))) server.kill('SIGKILL')
+ * ```
+ */
+export async function exitsWithin(exited: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  try {
+    return await Promise.race([exited.then(() => true as const), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }

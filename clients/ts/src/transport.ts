@@ -5,17 +5,22 @@
  * zeromq.js v6 allows a single pending `send()` and a single pending `receive()` per
  * socket, so every request goes through {@link Transport.request}, which queues the
  * multipart message and resolves when the reply carrying the same `id` arrives. Replies
- * may come back in any order.
+ * may come back in any order; interim progress messages go to the request's callback.
  *
  * @module
  */
 
-import { Decoder, Encoder } from '@msgpack/msgpack'
 import { Dealer } from 'zeromq'
 
+import type { HeartbeatOptions } from './bridge-types.js'
+import type { CallOptions, ProgressEvent } from './call-options.js'
+import type { CurveSocketOptions } from './curve.js'
 import { AbortedError, BridgeDisconnectedError, RequestTimeoutError, type SkbridgeError } from './errors.js'
-import { ProtocolError } from './generated/errors.js'
+import { CancelledError, ProtocolError } from './generated/errors.js'
 import { MAX_REQUEST_ID, PROTOCOL_VERSION } from './generated/protocol.js'
+import { type ServerLimits, checkMessage } from './limits.js'
+import { heartbeatSocketOptions, resolveHeartbeat, watchConnection } from './liveness.js'
+import { decodeHeader, describe, errorText, packHeader, warnUnmatched } from './wire.js'
 
 /**
  * Kernel socket buffer size asked for on the DEALER (the Python side uses the same). The
@@ -24,25 +29,17 @@ import { MAX_REQUEST_ID, PROTOCOL_VERSION } from './generated/protocol.js'
  */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 
-// One codec instance each, reused: the `encode`/`decode` functions build a new one (and
-// its buffers) per call. `encode` (not `encodeSharedRef`) copies out the bytes, which the
-// socket may still hold after the next request is encoded.
-const headerEncoder = new Encoder({ useBigInt64: true, ignoreUndefined: true })
-const headerDecoder = new Decoder()
-
 /**
- * Per-request options.
+ * Options of one {@link Transport.request}.
  *
  * @example
  * ```ts
- * await model.fit({ X }, { timeout: 60_000, signal: AbortSignal.timeout(120_000) })
+ * await transport.request({ op: 'call', instance, method: 'fit', params }, frames, { onProgress: console.log })
  * ```
  */
-export interface CallOptions {
-  /** Milliseconds to wait for the reply; `0` or `Infinity` waits forever. Defaults to the bridge's `timeout`. */
-  timeout?: number
-  /** Abandons the request when aborted (the server may still complete it). */
-  signal?: AbortSignal
+export interface RequestOptions extends CallOptions {
+  /** Asks for interim progress messages (`progress: true` in the header) and receives them. */
+  onProgress?: (event: ProgressEvent) => void
 }
 
 /**
@@ -63,6 +60,11 @@ interface Pending {
   reject: (error: Error) => void
   /** The multipart message while still queued; `undefined` once handed to the socket. */
   message: Uint8Array[] | undefined
+  onProgress: ((event: ProgressEvent) => void) | undefined
+  /** `performance.now()` when the request was made. */
+  since?: number
+  /** Sent and forgotten (a `cancel`): its reply is not waited for. */
+  oneWay?: boolean
   cleanup: () => void
 }
 
@@ -71,14 +73,29 @@ interface Pending {
  *
  * @example
  * ```ts
- * const t = await Transport.connect('ipc:///tmp/skbridge/sock', { timeout: 30_000 })
+ * const t = await Transport.connect('ipc:///tmp/skbridge/sock', { timeout: 30_000, session: 'abc' })
  * ```
  */
 export interface TransportOptions {
   /** Default per-request timeout in milliseconds (`0` = none). */
   timeout?: number
-  /** Called when the peer disconnects (the monitor's `disconnect` event). */
-  onDisconnect?: () => void
+  /** The session id sent with every request (PROTOCOL.md 2.4). */
+  session?: string
+  /** ZeroMQ heartbeats; `false` turns them off. Default `{ interval: 1000, timeout: 3000 }`. */
+  heartbeat?: HeartbeatOptions | false
+  /** CURVE keys, from `resolveCurveKeys`. */
+  curve?: CurveSocketOptions
+  /**
+   * Check every message with buffers against the server's limits: before the first one,
+   * fetch them with `info` (again after a lost connection). Default `false`.
+   */
+  checkLimits?: boolean
+  /**
+   * Called when the connection is lost (`olderThan` 0), or stays down (then only requests
+   * waiting at least `olderThan` ms should fail). Without it, those pending requests
+   * reject with `error` and the socket keeps reconnecting.
+   */
+  onDisconnect?: (error: BridgeDisconnectedError, olderThan: number) => void
 }
 
 /**
@@ -94,10 +111,19 @@ export interface TransportOptions {
 export class Transport {
   /** The endpoint this transport is connected to. */
   readonly endpoint: string
+  /** The session id sent with every request, if any. */
+  readonly session: string | undefined
+  /**
+   * The server's limits; while set, every message is checked against them before
+   * sending. Fetched before the first message with buffers when `checkLimits` is on.
+   */
+  limits: ServerLimits | undefined
+  private readonly checkLimits: boolean
   private readonly socket: Dealer
   private readonly pending = new Map<number, Pending>()
   private readonly queue: number[] = []
   private readonly defaultTimeout: number
+  private readonly unwatch: () => void
   private nextId = 1
   private pumping = false
   private closedWith: SkbridgeError | undefined
@@ -105,20 +131,29 @@ export class Transport {
   private constructor(endpoint: string, socket: Dealer, options: TransportOptions) {
     this.endpoint = endpoint
     this.socket = socket
+    this.session = options.session
     this.defaultTimeout = options.timeout ?? 0
-    if (options.onDisconnect) {
-      const onDisconnect = options.onDisconnect
-      socket.events.on('disconnect', () => onDisconnect())
-    }
+    this.checkLimits = options.checkLimits ?? false
+    const onDisconnect = options.onDisconnect ?? ((error: BridgeDisconnectedError, olderThan: number) => this.failPending(error, olderThan))
+    const downTimeout = options.heartbeat === false ? 0 : resolveHeartbeat(options.heartbeat).timeout
+    this.unwatch = watchConnection(socket, downTimeout, {
+      onLost: (reason, olderThan) => onDisconnect(new BridgeDisconnectedError(`skbridge server at ${endpoint}: ${reason}`), olderThan),
+    })
     void this.receiveLoop()
   }
 
   /**
-   * Connects a DEALER socket to `endpoint` (ZeroMQ connects lazily: this never waits for
-   * the server).
+   * Connects a DEALER socket to `endpoint` (ZeroMQ connects lazily and reconnects on its
+   * own: this never waits for the server).
    */
   static async connect(endpoint: string, options: TransportOptions = {}): Promise<Transport> {
-    const socket = new Dealer({ linger: 0, sendBufferSize: SOCKET_BUFFER_BYTES, receiveBufferSize: SOCKET_BUFFER_BYTES })
+    const socket = new Dealer({
+      linger: 0,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+      receiveBufferSize: SOCKET_BUFFER_BYTES,
+      ...heartbeatSocketOptions(options.heartbeat),
+      ...(options.curve ?? {}),
+    })
     socket.connect(endpoint)
     return new Transport(endpoint, socket, options)
   }
@@ -136,39 +171,69 @@ export class Transport {
   /**
    * Sends one request and resolves with its reply.
    *
-   * `fields` is the header without `v` and `id` (those are added here); `frames` are the
-   * buffers its array references point to. They are on loan until the returned promise
-   * settles: do not mutate them before. Failure replies resolve too (check `header.ok`).
+   * `fields` is the header without `v`, `id` and `session` (those are added here);
+   * `frames` are the buffers its array references point to. They are on loan until the
+   * returned promise settles: do not mutate them before. Failure replies resolve too
+   * (check `header.ok`). A `call` that times out or is aborted is cancelled on the server
+   * and rejects with `CancelledError`; other requests reject with `RequestTimeoutError`
+   * or `AbortedError`.
    */
-  request(fields: Record<string, unknown>, frames: readonly Uint8Array[] = [], options: CallOptions = {}): Promise<Reply> {
+  request(fields: Record<string, unknown>, frames: readonly Uint8Array[] = [], options: RequestOptions = {}): Promise<Reply> {
     if (this.closedWith) return Promise.reject(this.closedWith)
     const signal = options.signal
-    if (signal?.aborted) return Promise.reject(new AbortedError('Request aborted before it was sent', signal.reason))
+    const cancellable = fields.op === 'call'
+    const what = describe(fields)
+    if (signal?.aborted) {
+      const reason: unknown = signal.reason
+      return Promise.reject(cancellable ? new CancelledError(`${what} cancelled before it was sent`, { cause: reason }) : new AbortedError(`Request ${what} aborted before it was sent`, reason))
+    }
 
     const id = this.allocateId()
-    const header = headerEncoder.encode({ v: PROTOCOL_VERSION, id, ...fields })
-    const message = [Buffer.from(header.buffer, header.byteOffset, header.byteLength), ...frames]
+    const onProgress = options.onProgress
+    const header = { v: PROTOCOL_VERSION, id, ...(this.session === undefined ? {} : { session: this.session }), ...fields, ...(onProgress ? { progress: true } : {}) }
+    let message: Uint8Array[]
+    try {
+      message = [packHeader(header), ...frames]
+    } catch (err) {
+      return Promise.reject(err)
+    }
 
     return new Promise<Reply>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined
+      const stop = (error: Error): void => {
+        if (cancellable) this.cancel(id)
+        else this.drop(id)
+        reject(error)
+      }
       const onAbort = (): void => {
-        this.drop(id)
-        reject(new AbortedError(`Request ${describe(fields)} aborted`, signal?.reason))
+        const reason: unknown = signal?.reason
+        stop(cancellable ? new CancelledError(`${what} cancelled (aborted by its signal)`, { cause: reason }) : new AbortedError(`Request ${what} aborted`, reason))
       }
       const entry: Pending = {
         resolve,
         reject,
         message,
+        onProgress: undefined,
+        since: performance.now(),
         cleanup: () => {
           if (timer !== undefined) clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
         },
       }
+      if (onProgress) {
+        entry.onProgress = (event) => {
+          try {
+            onProgress(event)
+          } catch (err) {
+            stop(err instanceof Error ? err : new Error(String(err)))
+          }
+        }
+      }
       const timeout = options.timeout ?? this.defaultTimeout
       if (timeout > 0 && Number.isFinite(timeout)) {
         timer = setTimeout(() => {
-          this.drop(id)
-          reject(new RequestTimeoutError(`Request ${describe(fields)} got no reply within ${timeout} ms`))
+          const late = `${what} got no reply within ${timeout} ms`
+          stop(cancellable ? new CancelledError(`${late}; cancelled`, { cause: new RequestTimeoutError(late) }) : new RequestTimeoutError(`Request ${late}`))
         }, timeout)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -178,17 +243,27 @@ export class Transport {
     })
   }
 
+  /**
+   * Rejects the pending requests made at least `olderThan` ms ago (all by default) with
+   * `error`; the socket stays open (and reconnects).
+   */
+  failPending(error: SkbridgeError, olderThan = 0): void {
+    const cutoff = performance.now() - olderThan
+    for (const [id, entry] of [...this.pending]) {
+      if (olderThan > 0 && (entry.since ?? 0) > cutoff) continue
+      this.pending.delete(id)
+      entry.cleanup()
+      entry.reject(error)
+    }
+  }
+
   /** Rejects every pending and future request with `error` and closes the socket. */
   fail(error: SkbridgeError): void {
     if (this.closedWith) return
     this.closedWith = error
-    const entries = [...this.pending.values()]
-    this.pending.clear()
+    this.unwatch()
     this.queue.length = 0
-    for (const entry of entries) {
-      entry.cleanup()
-      entry.reject(error)
-    }
+    this.failPending(error)
     this.socket.close()
   }
 
@@ -204,11 +279,27 @@ export class Transport {
   }
 
   /** Forgets a request (timeout/abort). Its reply, if it ever comes, is ignored. */
-  private drop(id: number): void {
+  private drop(id: number): Pending | undefined {
     const entry = this.pending.get(id)
-    if (!entry) return
+    if (!entry) return undefined
     this.pending.delete(id)
     entry.cleanup()
+    return entry
+  }
+
+  /**
+   * Forgets a `call` and, if it has left the queue, asks the server to cancel it (same
+   * session). The cancel's own reply matches nothing pending and is dropped.
+   */
+  private cancel(id: number): void {
+    const entry = this.drop(id)
+    if (!entry || entry.message !== undefined || this.closedWith) return // never sent: nothing to cancel
+    const cancelId = this.allocateId()
+    const message = [packHeader({ v: PROTOCOL_VERSION, id: cancelId, ...(this.session === undefined ? {} : { session: this.session }), op: 'cancel', target: id })]
+    // Queued like any request, so it goes out in order; forgotten once sent.
+    this.pending.set(cancelId, { resolve: () => undefined, reject: () => undefined, message, onProgress: undefined, oneWay: true, cleanup: () => undefined })
+    this.queue.push(cancelId)
+    void this.pump()
   }
 
   /** The single sender: drains the queue one `send()` at a time. */
@@ -222,7 +313,23 @@ export class Transport {
         // Dropped (timeout/abort) before it left the queue: never send it.
         if (!entry || !entry.message) continue
         const message = entry.message
+        if (message.length > 1 && this.checkLimits && this.limits === undefined) {
+          // Everything behind waits, so requests still leave in the order they were made.
+          await this.fetchLimits()
+          if (!this.pending.has(id)) continue // timed out, aborted or lost meanwhile
+        }
+        if (this.limits) {
+          try {
+            checkMessage(this.limits, message[0] as Uint8Array, message.slice(1))
+          } catch (err) {
+            this.pending.delete(id)
+            entry.cleanup()
+            entry.reject(err instanceof Error ? err : new Error(String(err)))
+            continue
+          }
+        }
         entry.message = undefined
+        if (entry.oneWay) this.pending.delete(id)
         try {
           await this.socket.send(message)
         } catch (err) {
@@ -234,6 +341,28 @@ export class Transport {
       }
     } finally {
       this.pumping = false
+    }
+  }
+
+  /**
+   * Asks the server for its limits (`info`), past the queue: only the pump calls this,
+   * while every queued request waits. Leaves `limits` unset when there is no answer (the
+   * next message with buffers asks again).
+   */
+  private async fetchLimits(): Promise<void> {
+    const id = this.allocateId()
+    const reply = new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, message: undefined, onProgress: undefined, cleanup: () => clearTimeout(timer) })
+    })
+    const timer = this.defaultTimeout > 0 && Number.isFinite(this.defaultTimeout) ? setTimeout(() => this.drop(id)?.reject(new RequestTimeoutError('info got no reply')), this.defaultTimeout) : undefined
+    try {
+      await this.socket.send(packHeader({ v: PROTOCOL_VERSION, id, ...(this.session === undefined ? {} : { session: this.session }), op: 'info' }))
+      const { header } = await reply
+      const result = header.result
+      const limits = typeof result === 'object' && result !== null ? (result as Record<string, unknown>).limits : undefined
+      this.limits = typeof limits === 'object' && limits !== null ? (limits as ServerLimits) : {}
+    } catch {
+      this.drop(id)
     }
   }
 
@@ -255,21 +384,19 @@ export class Transport {
   private dispatch(parts: Buffer[]): void {
     const [head, ...frames] = parts
     if (!head) return
-    let header: unknown
-    try {
-      header = headerDecoder.decode(head)
-    } catch {
-      return // not ours to answer; a reply we cannot read cannot be matched either
-    }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) return
-    const h = header as Record<string, unknown>
+    const h = decodeHeader(head)
+    if (!h) return // a reply we cannot read cannot be matched either
     if (h.id === null) {
       warnUnmatched(h.error)
       return
     }
     if (typeof h.id !== 'number') return
     const entry = this.pending.get(h.id)
-    if (!entry) return // timed out or aborted earlier
+    if (!entry) return // timed out, aborted or cancelled earlier
+    if (!('ok' in h) && typeof h.progress === 'object' && h.progress !== null) {
+      entry.onProgress?.(h.progress as ProgressEvent)
+      return
+    }
     this.pending.delete(h.id)
     entry.cleanup()
     if (h.v !== PROTOCOL_VERSION) {
@@ -278,29 +405,4 @@ export class Transport {
     }
     entry.resolve({ header: h, frames })
   }
-}
-
-/**
- * A reply with `id: null`: the server could not read one of our requests. It matches no
- * pending request (the one that caused it ends by its timeout), so it is reported as a
- * process warning carrying the server's code and message, and the transport keeps running.
- */
-function warnUnmatched(error: unknown): void {
-  const e = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {}
-  const code = typeof e.code === 'string' ? e.code : 'unknown'
-  const message = typeof e.message === 'string' ? e.message : 'no message'
-  process.emitWarning(`skbridge server could not read a request (${code}): ${message}`, {
-    type: 'SkbridgeWarning',
-    code,
-    detail: 'The reply has id null, so it matches no pending request; that request ends by its timeout.',
-  })
-}
-
-function describe(fields: Record<string, unknown>): string {
-  const parts = [fields.op, fields.instance, fields.method ?? fields.attribute].filter((p) => typeof p === 'string')
-  return parts.join(' ')
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

@@ -8,11 +8,13 @@ import {
   AbortedError,
   BridgeDisconnectedError,
   BridgeModuleMissingError,
+  CancelledError,
   MiniBatchKMeans,
   PythonNotFoundError,
   RequestTimeoutError,
   ServerExitedError,
   ServerStartError,
+  SkbridgeError,
   createPythonBridge,
 } from '../src/index.js'
 import { PYTHON, fakeBridgeModule, ms, startBridge, tempDir } from './helpers.js'
@@ -172,38 +174,50 @@ describe('timeouts, aborts and a dying server', () => {
   it('per-call timeout and AbortSignal reject while the server keeps serving', async () => {
     const py = await startBridge()
     try {
-      const slow = new MiniBatchKMeans(SLOW)
-      await slow.init(py)
       const X = noise(20_000, 8)
-      await assert.rejects(slow.fit({ X }, { timeout: ms(150) }), (e: unknown) => e instanceof RequestTimeoutError && e.code === 'timeout')
-      // The fit still runs on the server; the socket loop answers pings meanwhile, while a
-      // call on the same instance waits behind the fit.
+      // A long fit runs; the socket loop answers pings meanwhile, while a call on the same
+      // instance waits behind the fit.
+      const busy = new MiniBatchKMeans(SLOW)
+      await busy.init(py)
+      const running = busy.fit({ X })
       let queuedDone = false
-      const queued = slow.n_iter_.finally(() => {
+      const queued = busy.n_iter_.finally(() => {
         queuedDone = true
       })
       assert.equal((await py.ping()).pong, true)
       assert.equal(queuedDone, false, 'the ping was answered while the fit still ran')
 
+      // A call that times out or is aborted is cancelled: CancelledError, an AbortError.
+      const slow = new MiniBatchKMeans(SLOW)
+      await slow.init(py)
+      await assert.rejects(slow.fit({ X }, { timeout: ms(150) }), (e: unknown) => {
+        assert.ok(e instanceof CancelledError)
+        assert.equal(e.code, 'cancelled')
+        assert.equal(e.name, 'AbortError')
+        assert.ok(e.cause instanceof RequestTimeoutError, 'the timeout is the cause')
+        return true
+      })
       const other = new MiniBatchKMeans(SLOW)
       await other.init(py)
       const ac = new AbortController()
       const p = other.fit({ X }, { signal: ac.signal })
       await py.ping() // the fit request has reached the server
       ac.abort()
-      await assert.rejects(p, (e: unknown) => e instanceof AbortedError && e.code === 'aborted')
-      await assert.rejects(other.predict({ X }, { signal: AbortSignal.abort() }), AbortedError)
+      await assert.rejects(p, (e: unknown) => e instanceof CancelledError && e.name === 'AbortError' && e instanceof SkbridgeError)
+      await assert.rejects(other.predict({ X }, { signal: AbortSignal.abort() }), CancelledError)
+      // Requests that are not estimator calls are abandoned, not cancelled.
+      await assert.rejects(py.info({ signal: AbortSignal.abort() }), (e: unknown) => e instanceof AbortedError && e.code === 'aborted')
       assert.equal((await py.ping()).pong, true)
 
       // A bridge-wide default timeout applies to every call.
       const strict = await createPythonBridge({ endpoint: py.endpoint, timeout: ms(100) })
       const third = new MiniBatchKMeans(SLOW)
       await third.init(strict, { timeout: ms(5000) })
-      await assert.rejects(third.fit({ X }), RequestTimeoutError)
+      await assert.rejects(third.fit({ X }), CancelledError)
       await strict.disconnect()
 
       // disconnect() with calls in flight rejects them with BridgeDisconnectedError.
-      const pending = assert.rejects(queued, BridgeDisconnectedError) // still behind the running fit
+      const pending = Promise.all([assert.rejects(running, BridgeDisconnectedError), assert.rejects(queued, BridgeDisconnectedError)])
       await py.disconnect()
       await pending
     } finally {

@@ -153,8 +153,8 @@ describe('generated code', () => {
     assert.match(files['contracts.ts'] ?? '', /go: \{ params: \{ X: 'matrix' \}, returns: 'matrix' \}/)
     const cls = files['Toy.ts'] ?? ''
     assert.match(cls, /export class Toy<M extends ResultMode = 'plain'> extends Estimator<ToyOptions, M>/)
-    assert.match(cls, /go\(opts: ToyGoParams, options\?: CallOptions\)/)
-    assert.match(cls, /stop\(opts: ToyStopParams = \{\}, options\?: CallOptions\)/)
+    assert.match(cls, /go\(opts: ToyGoParams, options\?: MethodCallOptions\)/)
+    assert.match(cls, /stop\(opts: ToyStopParams = \{\}, options\?: MethodCallOptions\)/)
     assert.match(cls, /get names_\(\): Promise<ToyAttributes<M>\['names_'\]>/)
     assert.match(files['classes.ts'] ?? '', /export \{ Toy \} from '.\/Toy.js'/)
   })

@@ -4,6 +4,10 @@
 import { HEADER, camel, docWithExample, pascal, propKey } from './text.mjs'
 import { exampleOptions, exampleParams, plainShape, returnKind } from './schema.mjs'
 
+// The methods whose calls may ask for interim progress messages (PROTOCOL.md 3, `call`,
+// Progress). The contract's methods carry no such flag, so the list lives here.
+export const PROGRESS_METHODS = new Set(['fit', 'partial_fit', 'fit_predict', 'fit_transform'])
+
 function methodLines(cls, method, m, deref) {
   const params = deref(m.params ?? { type: 'object', properties: {} })
   const hasRequired = (params.required ?? []).length > 0
@@ -13,9 +17,10 @@ function methodLines(cls, method, m, deref) {
   const example = kind === 'self' ? [call] : [`const ${camel(method)} = ${call} // ${plainShape(kind, m.returns, deref)}`]
   const type = `${cls}Results<M, this>[${propKey(method) === method ? `'${method}'` : propKey(method)}]`
   const opts = `opts: ${cls}${pascal(method)}Params${hasRequired ? '' : ' = {}'}`
+  const optionsType = PROGRESS_METHODS.has(method) ? 'ProgressCallOptions' : 'MethodCallOptions'
   return [
     ...docWithExample('  ', [m.description ?? ''], example),
-    `  ${propKey(method)}(${opts}, options?: CallOptions): Promise<${type}> {`,
+    `  ${propKey(method)}(${opts}, options?: ${optionsType}): Promise<${type}> {`,
     `    return this._call('${method}', opts, options) as Promise<${type}>`,
     '  }',
     '',
@@ -42,8 +47,9 @@ export function classFile(cls, c, deref) {
   const out = [
     ...HEADER,
     "import type { ResultMode } from '../array-types.js'",
+    "import type { PythonBridge } from '../bridge.js'",
+    "import type { CallOptions, MethodCallOptions, ProgressCallOptions } from '../call-options.js'",
     "import { Estimator } from '../estimator.js'",
-    "import type { CallOptions } from '../transport.js'",
     `import { ${cls}Contract } from './contracts.js'`,
     `import type {\n${typeImports.map((t) => `  ${t},`).join('\n')}\n} from './types.js'`,
     '',
@@ -52,7 +58,7 @@ export function classFile(cls, c, deref) {
       [
         `${c.description ?? cls} Computed by scikit-learn-compatible code in a Python server process; arrays travel as raw binary frames.`,
         '',
-        'Every method takes its parameters as one object (as in scikit-learn-ts) and, optionally, a second `CallOptions` object with a `timeout` and an `AbortSignal`.',
+        'Every method takes its parameters as one object (as in scikit-learn-ts) and, optionally, a second object of call options: a `timeout` and an `AbortSignal` (either cancels the call on the server), an `idempotencyKey`, and for the fitting methods an `onProgress` callback.',
         '',
         `\`M\` is the result mode of the bridge: leave it out for plain \`number[][]\` results; write \`new ${cls}<'ndarray'>()\` to use a bridge made with \`{ ndarray: true }\`.`,
       ],
@@ -73,6 +79,19 @@ export function classFile(cls, c, deref) {
     ]),
     `  constructor(opts?: ${cls}Options) {`,
     `    super(${cls}Contract, opts)`,
+    '  }',
+    '',
+    ...docWithExample(
+      '  ',
+      [
+        `Creates a new ${cls} on the server from model-format bytes (from \`save()\`, or from \`save\` in Python) and resolves with a ready model (no \`init\` needed). Its \`opts\` are not known on this side and stay empty. Rejects with \`InvalidModelError\` when the bytes are not a valid model file.`,
+      ],
+      ['const bytes = await model.save()', `const copy = await ${cls}.load(py, bytes)`],
+    ),
+    `  static async load<M extends ResultMode = 'plain'>(py: PythonBridge<M>, model: Uint8Array, options?: CallOptions): Promise<${cls}<M>> {`,
+    `    const loaded = new ${cls}<M>()`,
+    '    await loaded._load(py, model, options)',
+    '    return loaded',
     '  }',
     '',
   ]

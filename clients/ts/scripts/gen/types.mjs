@@ -2,6 +2,7 @@
 // generated/contracts.ts (their runtime view: array kinds and result kinds).
 
 import { HEADER, docWithExample, literal, pascal, propKey, wrapText, docComment } from './text.mjs'
+import { PROGRESS_METHODS } from './estimators.mjs'
 import { exampleOptions, exampleParams, kindMap, objectInterface, returnKind, tsType } from './schema.mjs'
 
 function classTypes(cls, c, deref) {
@@ -82,7 +83,8 @@ export function contractsFile(contract, deref) {
         '',
         [
           `Runtime view of the \`${cls}\` contract: the array kind of each array-valued field and the`,
-          'result kind of each method (`self`, `matrix`, `vector`, `strings` or `value`).',
+          'result kind of each method (`self`, `matrix`, `vector`, `strings` or `value`); `progress`',
+          'marks the methods that can report progress.',
         ],
         [`${cls}Contract.methods.predict.returns // 'vector'`],
       ),
@@ -93,7 +95,8 @@ export function contractsFile(contract, deref) {
     )
     for (const [method, m] of Object.entries(c.methods ?? {})) {
       const params = deref(m.params ?? { properties: {} })
-      out.push(`    ${propKey(method)}: { params: ${kindMap(params.properties, deref)}, returns: ${literal(returnKind(m.returns, deref))} },`)
+      const progress = PROGRESS_METHODS.has(method) ? ', progress: true' : ''
+      out.push(`    ${propKey(method)}: { params: ${kindMap(params.properties, deref)}, returns: ${literal(returnKind(m.returns, deref))}${progress} },`)
     }
     out.push('  },', '  attributes: {')
     for (const [attr, a] of Object.entries(c.attributes ?? {})) out.push(`    ${propKey(attr)}: ${literal(returnKind(a, deref))},`)

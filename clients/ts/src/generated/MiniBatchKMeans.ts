@@ -3,8 +3,9 @@
 // Regenerate with `npm run gen`; a test fails when this file is stale.
 
 import type { ResultMode } from '../array-types.js'
+import type { PythonBridge } from '../bridge.js'
+import type { CallOptions, MethodCallOptions, ProgressCallOptions } from '../call-options.js'
 import { Estimator } from '../estimator.js'
-import type { CallOptions } from '../transport.js'
 import { MiniBatchKMeansContract } from './contracts.js'
 import type {
   MiniBatchKMeansAttributes,
@@ -31,7 +32,8 @@ import type {
  * scikit-learn-compatible code in a Python server process; arrays travel as raw binary frames.
  *
  * Every method takes its parameters as one object (as in scikit-learn-ts) and, optionally, a
- * second `CallOptions` object with a `timeout` and an `AbortSignal`.
+ * second object of call options: a `timeout` and an `AbortSignal` (either cancels the call on
+ * the server), an `idempotencyKey`, and for the fitting methods an `onProgress` callback.
  *
  * `M` is the result mode of the bridge: leave it out for plain `number[][]` results; write
  * `new MiniBatchKMeans<'ndarray'>()` to use a bridge made with `{ ndarray: true }`.
@@ -62,6 +64,24 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
   }
 
   /**
+   * Creates a new MiniBatchKMeans on the server from model-format bytes (from `save()`, or from
+   * `save` in Python) and resolves with a ready model (no `init` needed). Its `opts` are not
+   * known on this side and stay empty. Rejects with `InvalidModelError` when the bytes are not a
+   * valid model file.
+   *
+   * @example
+   * ```ts
+   * const bytes = await model.save()
+   * const copy = await MiniBatchKMeans.load(py, bytes)
+   * ```
+   */
+  static async load<M extends ResultMode = 'plain'>(py: PythonBridge<M>, model: Uint8Array, options?: CallOptions): Promise<MiniBatchKMeans<M>> {
+    const loaded = new MiniBatchKMeans<M>()
+    await loaded._load(py, model, options)
+    return loaded
+  }
+
+  /**
    * Learn the centroids from X, one mini-batch at a time. Returns the instance.
    *
    * @example
@@ -69,7 +89,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * await model.fit({ X: [[0, 1], [1, 0]] })
    * ```
    */
-  fit(opts: MiniBatchKMeansFitParams, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['fit']> {
+  fit(opts: MiniBatchKMeansFitParams, options?: ProgressCallOptions): Promise<MiniBatchKMeansResults<M, this>['fit']> {
     return this._call('fit', opts, options) as Promise<MiniBatchKMeansResults<M, this>['fit']>
   }
 
@@ -81,7 +101,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * const fitPredict = await model.fit_predict({ X: [[0, 1], [1, 0]] }) // number[]
    * ```
    */
-  fit_predict(opts: MiniBatchKMeansFitPredictParams, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['fit_predict']> {
+  fit_predict(opts: MiniBatchKMeansFitPredictParams, options?: ProgressCallOptions): Promise<MiniBatchKMeansResults<M, this>['fit_predict']> {
     return this._call('fit_predict', opts, options) as Promise<MiniBatchKMeansResults<M, this>['fit_predict']>
   }
 
@@ -94,7 +114,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * const fitTransform = await model.fit_transform({ X: [[0, 1], [1, 0]] }) // number[][]
    * ```
    */
-  fit_transform(opts: MiniBatchKMeansFitTransformParams, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['fit_transform']> {
+  fit_transform(opts: MiniBatchKMeansFitTransformParams, options?: ProgressCallOptions): Promise<MiniBatchKMeansResults<M, this>['fit_transform']> {
     return this._call('fit_transform', opts, options) as Promise<MiniBatchKMeansResults<M, this>['fit_transform']>
   }
 
@@ -107,7 +127,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * await model.partial_fit({ X: [[0, 1], [1, 0]] })
    * ```
    */
-  partial_fit(opts: MiniBatchKMeansPartialFitParams, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['partial_fit']> {
+  partial_fit(opts: MiniBatchKMeansPartialFitParams, options?: ProgressCallOptions): Promise<MiniBatchKMeansResults<M, this>['partial_fit']> {
     return this._call('partial_fit', opts, options) as Promise<MiniBatchKMeansResults<M, this>['partial_fit']>
   }
 
@@ -119,7 +139,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * const predict = await model.predict({ X: [[0, 1], [1, 0]] }) // number[]
    * ```
    */
-  predict(opts: MiniBatchKMeansPredictParams, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['predict']> {
+  predict(opts: MiniBatchKMeansPredictParams, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['predict']> {
     return this._call('predict', opts, options) as Promise<MiniBatchKMeansResults<M, this>['predict']>
   }
 
@@ -132,7 +152,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * const score = await model.score({ X: [[0, 1], [1, 0]] }) // number
    * ```
    */
-  score(opts: MiniBatchKMeansScoreParams, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['score']> {
+  score(opts: MiniBatchKMeansScoreParams, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['score']> {
     return this._call('score', opts, options) as Promise<MiniBatchKMeansResults<M, this>['score']>
   }
 
@@ -145,7 +165,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * const transform = await model.transform({ X: [[0, 1], [1, 0]] }) // number[][]
    * ```
    */
-  transform(opts: MiniBatchKMeansTransformParams, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['transform']> {
+  transform(opts: MiniBatchKMeansTransformParams, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['transform']> {
     return this._call('transform', opts, options) as Promise<MiniBatchKMeansResults<M, this>['transform']>
   }
 
@@ -158,7 +178,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * const getFeatureNamesOut = await model.get_feature_names_out() // string[]
    * ```
    */
-  get_feature_names_out(opts: MiniBatchKMeansGetFeatureNamesOutParams = {}, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['get_feature_names_out']> {
+  get_feature_names_out(opts: MiniBatchKMeansGetFeatureNamesOutParams = {}, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['get_feature_names_out']> {
     return this._call('get_feature_names_out', opts, options) as Promise<MiniBatchKMeansResults<M, this>['get_feature_names_out']>
   }
 
@@ -171,7 +191,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * const getMetadataRouting = await model.get_metadata_routing() // { [key: string]: JsonValue }
    * ```
    */
-  get_metadata_routing(opts: MiniBatchKMeansGetMetadataRoutingParams = {}, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['get_metadata_routing']> {
+  get_metadata_routing(opts: MiniBatchKMeansGetMetadataRoutingParams = {}, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['get_metadata_routing']> {
     return this._call('get_metadata_routing', opts, options) as Promise<MiniBatchKMeansResults<M, this>['get_metadata_routing']>
   }
 
@@ -183,7 +203,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * await model.set_fit_request()
    * ```
    */
-  set_fit_request(opts: MiniBatchKMeansSetFitRequestParams = {}, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['set_fit_request']> {
+  set_fit_request(opts: MiniBatchKMeansSetFitRequestParams = {}, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['set_fit_request']> {
     return this._call('set_fit_request', opts, options) as Promise<MiniBatchKMeansResults<M, this>['set_fit_request']>
   }
 
@@ -195,7 +215,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * await model.set_partial_fit_request()
    * ```
    */
-  set_partial_fit_request(opts: MiniBatchKMeansSetPartialFitRequestParams = {}, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['set_partial_fit_request']> {
+  set_partial_fit_request(opts: MiniBatchKMeansSetPartialFitRequestParams = {}, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['set_partial_fit_request']> {
     return this._call('set_partial_fit_request', opts, options) as Promise<MiniBatchKMeansResults<M, this>['set_partial_fit_request']>
   }
 
@@ -207,7 +227,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * await model.set_score_request()
    * ```
    */
-  set_score_request(opts: MiniBatchKMeansSetScoreRequestParams = {}, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['set_score_request']> {
+  set_score_request(opts: MiniBatchKMeansSetScoreRequestParams = {}, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['set_score_request']> {
     return this._call('set_score_request', opts, options) as Promise<MiniBatchKMeansResults<M, this>['set_score_request']>
   }
 
@@ -219,7 +239,7 @@ export class MiniBatchKMeans<M extends ResultMode = 'plain'> extends Estimator<M
    * await model.set_output()
    * ```
    */
-  set_output(opts: MiniBatchKMeansSetOutputParams = {}, options?: CallOptions): Promise<MiniBatchKMeansResults<M, this>['set_output']> {
+  set_output(opts: MiniBatchKMeansSetOutputParams = {}, options?: MethodCallOptions): Promise<MiniBatchKMeansResults<M, this>['set_output']> {
     return this._call('set_output', opts, options) as Promise<MiniBatchKMeansResults<M, this>['set_output']>
   }
 

@@ -5,7 +5,8 @@
 /**
  * Runtime view of the `MiniBatchKMeans` contract: the array kind of each array-valued field
  * and the
- * result kind of each method (`self`, `matrix`, `vector`, `strings` or `value`).
+ * result kind of each method (`self`, `matrix`, `vector`, `strings` or `value`); `progress`
+ * marks the methods that can report progress.
  *
  * @example
  * ```ts
@@ -16,10 +17,10 @@ export const MiniBatchKMeansContract = {
   className: 'MiniBatchKMeans',
   options: { init: 'matrix' },
   methods: {
-    fit: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'self' },
-    fit_predict: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'vector' },
-    fit_transform: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'matrix' },
-    partial_fit: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'self' },
+    fit: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'self', progress: true },
+    fit_predict: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'vector', progress: true },
+    fit_transform: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'matrix', progress: true },
+    partial_fit: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'self', progress: true },
     predict: { params: { X: 'matrix' }, returns: 'vector' },
     score: { params: { X: 'matrix', sample_weight: 'vector' }, returns: 'value' },
     transform: { params: { X: 'matrix' }, returns: 'matrix' },
