@@ -6,6 +6,7 @@
  */
 
 import type { ResultMode } from './array-types.js'
+import { type Dataset, type DatasetInfo, type DatasetInput, type DatasetOptions, uploadDataset } from './dataset.js'
 import { BridgeDisconnectedError, ServerExitedError, ServerStartError, type SkbridgeError } from './errors.js'
 import { decodeValue } from './decode.js'
 import { type ServerProcess, spawnServer } from './server.js'
@@ -273,6 +274,35 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
    */
   async instances(options?: CallOptions): Promise<InstanceInfo[]> {
     return (await this.request('instances', {}, [], options)) as InstanceInfo[]
+  }
+
+  /**
+   * Uploads an array once and returns a {@link Dataset} handle to pass in its place in
+   * later method calls of this bridge's estimators (see `dataset.ts`).
+   *
+   * @example
+   * ```ts
+   * const X = await py.dataset(rows)
+   * await model.fit({ X })
+   * const labels = await model.predict({ X })
+   * await X.dispose()
+   * ```
+   */
+  dataset(data: DatasetInput, options?: DatasetOptions): Promise<Dataset> {
+    if (this.disconnecting) return Promise.reject(new BridgeDisconnectedError())
+    return uploadDataset(this, data, options)
+  }
+
+  /**
+   * The datasets stored on the server (from every client; `owner` tells whose).
+   *
+   * @example
+   * ```ts
+   * for (const d of await py.datasets()) console.log(d.dataset, d.shape, d.nbytes)
+   * ```
+   */
+  async datasets(options?: CallOptions): Promise<DatasetInfo[]> {
+    return (await this.request('datasets', {}, [], options)) as DatasetInfo[]
   }
 
   /**

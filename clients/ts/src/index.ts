@@ -25,6 +25,7 @@
 export type {
   CsrMatrix,
   DType,
+  MatrixData,
   MatrixInput,
   MatrixResult,
   NdArray,
@@ -42,6 +43,7 @@ export {
   type ServerInfo,
   createPythonBridge,
 } from './bridge.js'
+export { Dataset, type DatasetInfo, type DatasetInput, type DatasetOptions } from './dataset.js'
 export * from './errors.js'
 export * from './generated/classes.js'
 export * from './generated/errors.js'

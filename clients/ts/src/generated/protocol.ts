@@ -30,7 +30,7 @@ export const MAX_REQUEST_ID = 9007199254740991
  * const op: Operation = 'ping'
  * ```
  */
-export type Operation = 'ping' | 'info' | 'instances' | 'init' | 'call' | 'get' | 'dispose' | 'cancel' | 'save' | 'load' | 'stats' | 'shutdown'
+export type Operation = 'ping' | 'info' | 'instances' | 'init' | 'call' | 'get' | 'dispose' | 'cancel' | 'save' | 'load' | 'dataset' | 'datasets' | 'stats' | 'shutdown'
 
 /**
  * Each operation and what it does.
@@ -47,10 +47,12 @@ export const OPERATIONS: Readonly<Record<Operation, string>> = {
   init: 'create an instance of a class under a client-chosen id',
   call: 'call a contract method on an instance',
   get: 'read a fitted attribute of an instance',
-  dispose: 'release an instance and its id',
+  dispose: 'release an instance (or, with `dataset`, a dataset) and its id',
   cancel: 'stop a queued or running call of the same session',
   save: 'the instance in the model format (docs/MODEL_FORMAT.md), as bytes',
   load: 'create an instance from model-format bytes',
+  dataset: 'store an array on the server for later calls of this session',
+  datasets: 'list the stored datasets',
   stats: 'counters, latency percentiles, bytes held and queue depths',
   shutdown: 'stop the server',
 }
