@@ -95,8 +95,8 @@ export type MatrixData =
   | CsrMatrix
 
 /**
- * Anything accepted where a 2-D array (`X`, `init`) is expected: {@link MatrixData}, or in
- * method parameters a {@link Dataset} handle from `py.dataset(data)`.
+ * Anything accepted where a 2-D array (`X`) is expected in a method's parameters:
+ * {@link MatrixData} or a {@link Dataset} handle from `py.dataset(data)`.
  *
  * @example
  * ```ts
@@ -107,15 +107,25 @@ export type MatrixData =
 export type MatrixInput = MatrixData | Dataset
 
 /**
- * Anything accepted where a 1-D array (`sample_weight`) is expected, including a
- * {@link Dataset} handle.
+ * 1-D data sent with a request: numbers, a typed array or an ndarray-like object.
+ *
+ * @example
+ * ```ts
+ * const w: VectorData = new Float64Array([1, 1, 2])
+ * ```
+ */
+export type VectorData = readonly number[] | TypedArray | NdArrayLike
+
+/**
+ * Anything accepted where a 1-D array (`sample_weight`) is expected: {@link VectorData}
+ * or a {@link Dataset} handle.
  *
  * @example
  * ```ts
  * const w: VectorInput = new Float64Array([1, 1, 2])
  * ```
  */
-export type VectorInput = readonly number[] | TypedArray | NdArrayLike | Dataset
+export type VectorInput = VectorData | Dataset
 
 /**
  * How results come back: `'plain'` (default) gives `number[][]` / `number[]` like

@@ -32,6 +32,7 @@ export type {
   NdArrayLike,
   ResultMode,
   TypedArray,
+  VectorData,
   VectorInput,
   VectorResult,
 } from './array-types.js'

@@ -187,6 +187,7 @@ describe('server-resident datasets', () => {
     await assert.rejects(py.dataset(X as unknown as DatasetInput), InvalidInputError)
     await assert.rejects(py.dataset(ROWS, { id: X.id }), DuplicateInstanceError)
     // Options are data, not handles (the server takes handles in method parameters only).
+    // @ts-expect-error constructor options take MatrixData, not handles
     const m = new MiniBatchKMeans({ n_clusters: 2, n_init: 1, init: X })
     await assert.rejects(m.init(py), ProtocolError)
     await X.dispose()
