@@ -9,6 +9,7 @@ import type { ResultMode } from './array-types.js'
 import { type Dataset, type DatasetInfo, type DatasetInput, type DatasetOptions, uploadDataset } from './dataset.js'
 import { BridgeDisconnectedError, ServerExitedError, ServerStartError, type SkbridgeError } from './errors.js'
 import { decodeValue } from './decode.js'
+import { releaseFrames } from './pool.js'
 import { type ServerProcess, spawnServer } from './server.js'
 import { PROTOCOL_VERSION } from './generated/protocol.js'
 import { type CallOptions, Transport } from './transport.js'
@@ -319,6 +320,7 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
   async request(op: string, fields: Record<string, unknown> = {}, frames: readonly Uint8Array[] = [], options?: CallOptions): Promise<unknown> {
     if (this.disconnecting) throw new BridgeDisconnectedError()
     const reply = await this.transport.request({ op, ...fields }, frames, options)
+    releaseFrames(frames) // received by the server: packed copies may back the next request
     const header = reply.header
     if (header.ok !== true) throw errorFromWire(header.error)
     return decodeValue(header.result, reply.frames, this.resultMode)

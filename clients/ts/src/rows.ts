@@ -1,7 +1,8 @@
 /**
  * Packing rows (`number[][]`, typed-array rows) into one C-ordered typed array: the hot
  * path of scikit-learn-ts style input, so plain number rows take a single tight pass that
- * checks and copies each element straight into the preallocated result.
+ * checks and copies each element straight into the preallocated result (a reused buffer
+ * when one is free, see `pool.ts`).
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import { dtypeOf, isTypedArray } from './dtypes.js'
 import { InvalidInputError } from './errors.js'
 import type { TypedArrayCtor } from './generated/dtypes.js'
+import { packingBuffer } from './pool.js'
 import type { DenseArray } from './pack.js'
 
 /**
@@ -41,7 +43,7 @@ export function fromRows(rows: readonly unknown[], field?: string): DenseArray {
  */
 function packNumberRows(rows: readonly unknown[], nCols: number, field: string | undefined): Float64Array | undefined {
   const nRows = rows.length
-  const data = new Float64Array(nRows * nCols)
+  const data = packingBuffer(nRows * nCols)
   let k = 0
   for (let i = 0; i < nRows; i++) {
     const row = rows[i]
