@@ -83,7 +83,7 @@ export function table(rows, widths) {
   for (const r of rows.slice(1)) console.log(line(r))
 }
 
-/** The built client. */
+/** The built client: clients/ts/dist, or the dist folder in SKBRIDGE_BENCH_CLIENT (A/B runs). */
 export async function loadClient() {
-  return import(join(root, 'clients/ts/dist/index.js'))
+  return import(join(process.env.SKBRIDGE_BENCH_CLIENT ?? join(root, 'clients/ts/dist'), 'index.js'))
 }
