@@ -6,19 +6,19 @@
 //  1. fit + labels_ from Node (X sent as a Float64Array, labels back as number[]) for
 //     100k x 32 and 1M x 32 blobs, against the same fit in process in Python (the server's
 //     estimator, timed by inprocess.py on the same bytes); ratio = e2e / in-process. At
-//     100k also with number[][] input, the repeats interleaved with the Float64Array ones.
+//     100k also with number[][] input. The fits alternate (Float64Array, number[][], in
+//     process; next repeat...) so a shared machine's load hits them alike.
 //  2. accessor round trip (`await model.n_iter_`, 1000x): p50 / p99.
 //  3. server memory above the idle server, per size, each on a fresh server warmed up by
 //     a small fit: (peak RSS - idle RSS) / bytes of X, for a fit + labels_ with X sent and
 //     for py.dataset(X) + fit + labels_ + predict on the handle.
 // Needs clients/ts built (cd clients/ts && npm ci && npm run build).
 
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { cli, here, loadClient, makeBlobs, mb, median, pct, procBytes, range, resetPeak, root, secs, seconds, table } from './common.mjs'
+import { cli, loadClient, makeBlobs, mb, median, pct, procBytes, range, resetPeak, root, secs, seconds, startInProcess, table } from './common.mjs'
 
 const { createPythonBridge, MiniBatchKMeans } = await loadClient()
 
@@ -106,26 +106,30 @@ try {
     // What scikit-learn-ts code passes: number[][] (packed into one Float64Array frame).
     const nested = n <= 100_000 ? Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * D, (i + 1) * D))) : undefined
 
+    const inproc = startInProcess(PYTHON, path, n, D)
     const py = await startServer()
-    await warmUp(py, data, n)
     const e2e = []
     const nestedTimes = []
+    const base = { times: [], n_iter: undefined }
     let nIter
-    for (let r = 0; r < REPEATS; r++) {
-      const res = await fitOnce(py, X, n)
-      e2e.push(res.dt)
-      nIter = res.nIter
-      if (nested) nestedTimes.push((await fitOnce(py, nested, n)).dt)
+    let accessor
+    try {
+      await inproc.ready
+      await warmUp(py, data, n)
+      for (let r = 0; r < REPEATS; r++) {
+        const res = await fitOnce(py, X, n)
+        e2e.push(res.dt)
+        nIter = res.nIter
+        if (nested) nestedTimes.push((await fitOnce(py, nested, n)).dt)
+        const inRes = await inproc.fit(K)
+        base.times.push(inRes.seconds)
+        base.n_iter = inRes.n_iter
+      }
+      accessor = n === SIZES[0] ? await accessorLatency(py, data) : undefined
+    } finally {
+      await py.disconnect()
+      await inproc.stop()
     }
-    const accessor = n === SIZES[0] ? await accessorLatency(py, data) : undefined
-    await py.disconnect()
-
-    const out = execFileSync(PYTHON, [join(here, 'inprocess.py'), path, String(n), String(D), String(REPEATS), JSON.stringify(OPTIONS)], {
-      cwd: root,
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    })
-    const base = JSON.parse(out.trim().split('\n').pop())
     rmSync(path)
 
     const sent = await serverMemory(data, n, async (py) => {
@@ -150,11 +154,12 @@ try {
 }
 
 const tagOf = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`)
-const ratios = (xs, base) => xs.map((x, i) => x / base[i % base.length])
 const cells = [['measurement', 'node e2e', 'python in-proc', 'ratio', 'note']]
 for (const r of rows) {
   const inproc = median(r.inproc)
-  const ratio = (xs) => `${(median(xs) / inproc).toFixed(2)} (${range(ratios(xs, [inproc]))})`
+  // Each repeat's e2e time over the in-process time of the same repeat.
+  const ratios = (xs) => xs.map((x, i) => x / r.inproc[i])
+  const ratio = (xs) => `${median(ratios(xs)).toFixed(2)} (${range(ratios(xs))})`
   cells.push([`fit + labels_ ${tagOf(r.n)} x ${D} (Float64Array)`, secs(median(r.e2e)), secs(inproc), ratio(r.e2e), `n_iter ${r.nIter} vs ${r.baseIter}`])
   if (r.nestedTimes.length > 0) {
     cells.push([`fit + labels_ ${tagOf(r.n)} x ${D} (number[][])`, secs(median(r.nestedTimes)), secs(inproc), ratio(r.nestedTimes), 'includes packing number[][]; target <= 1.3'])
@@ -180,5 +185,5 @@ for (const r of rows) {
 }
 console.log(`\nskbridge TypeScript end to end (node ${process.version}, ${REPEATS} repeat(s), median (range); MiniBatchKMeans n_clusters=${K}, random_state=0, d=${D})\n`)
 table(cells, [40, 16, 14, 16, 40])
-console.log('\nratio: e2e / in-process for times (per-repeat range in brackets); (server peak RSS - idle RSS) / bytes of X for memory.')
+console.log('\nratio: median of the per-repeat e2e / in-process (range in brackets); (server peak RSS - idle RSS) / bytes of X for memory.')
 if (rows.some((r) => !r.sent.reset || !r.held.reset)) console.log('note: VmHWM could not be reset after the warm-up; peaks include it.')

@@ -1,7 +1,9 @@
 // Shared pieces of the bench/ts_e2e scripts: data, server memory, timing and tables.
 
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
 export const here = dirname(fileURLToPath(import.meta.url))
@@ -86,4 +88,29 @@ export function table(rows, widths) {
 /** The built client: clients/ts/dist, or the dist folder in SKBRIDGE_BENCH_CLIENT (A/B runs). */
 export async function loadClient() {
   return import(join(process.env.SKBRIDGE_BENCH_CLIENT ?? join(root, 'clients/ts/dist'), 'index.js'))
+}
+
+/**
+ * The in-process baseline (inprocess.py) on the n x d float64 file at `path`: `fit(k)`
+ * runs one fit there and resolves to `{ seconds, inertia, n_iter }`.
+ */
+export function startInProcess(python, path, n, d) {
+  const child = spawn(python, [join(here, 'inprocess.py'), path, String(n), String(d)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const next = async () => {
+    const { value, done } = await lines.next()
+    if (done) throw new Error('inprocess.py exited')
+    return value
+  }
+  return {
+    ready: next(),
+    async fit(k) {
+      child.stdin.write(`${k}\n`)
+      return JSON.parse(await next())
+    },
+    stop() {
+      child.stdin.end()
+      return new Promise((r) => child.once('exit', r))
+    },
+  }
 }

@@ -3,7 +3,7 @@
 //  (a) X sent with every fit (a Float64Array, { data, shape });
 //  (b) X uploaded once per sweep with py.dataset(X) and passed as the handle (the upload
 //      is counted in the sweep's time);
-//  (c) the same fits in process in Python (sweep_inprocess.py, the server's estimator).
+//  (c) the same fits in process in Python (inprocess.py, the server's estimator).
 // The three alternate fit by fit (k: a, b, c; next k...), so a shared machine's load hits
 // them alike. Prints each sweep's total, (a)/(c) and (b)/(c) per repeat (range, median),
 // and checks that the three give identical inertias.
@@ -11,13 +11,11 @@
 //   node bench/ts_e2e/sweep.mjs [--n 1000000] [--d 32] [--k-min 2] [--k-max 16] [--repeats 3] [--python PATH]
 // Needs clients/ts built (cd clients/ts && npm ci && npm run build).
 
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 
-import { cli, here, loadClient, makeBlobs, median, range, root, secs, seconds, table } from './common.mjs'
+import { cli, loadClient, makeBlobs, median, range, root, secs, seconds, startInProcess, table } from './common.mjs'
 
 const args = cli()
 const N = Number(args.value('--n', '1000000'))
@@ -28,28 +26,6 @@ const REPEATS = Number(args.value('--repeats', '3'))
 const PYTHON = args.value('--python', process.env.SKBRIDGE_PYTHON ?? join(root, '.venv/bin/python'))
 
 const { createPythonBridge, MiniBatchKMeans } = await loadClient()
-
-/** The in-process helper: one fit per `fit(k)`, answered with its time and inertia. */
-function startInProcess(path) {
-  const child = spawn(PYTHON, [join(here, 'sweep_inprocess.py'), path, String(N), String(D)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
-  const next = async () => {
-    const { value, done } = await lines.next()
-    if (done) throw new Error('sweep_inprocess.py exited')
-    return value
-  }
-  return {
-    ready: next(),
-    async fit(k) {
-      child.stdin.write(`${k}\n`)
-      return JSON.parse(await next())
-    },
-    stop() {
-      child.stdin.end()
-      return new Promise((r) => child.once('exit', r))
-    },
-  }
-}
 
 async function fitFromNode(py, X, k) {
   const t0 = process.hrtime.bigint()
@@ -69,7 +45,7 @@ writeFileSync(path, new Uint8Array(data.buffer))
 
 const runs = { sent: [], handle: [], upload: [], inproc: [] }
 const inertias = { sent: [], handle: [], inproc: [] }
-const inproc = startInProcess(path)
+const inproc = startInProcess(PYTHON, path, N, D)
 const py = await createPythonBridge({ python: PYTHON, cwd: root, serverOutput: 'ignore' })
 try {
   await inproc.ready
@@ -113,7 +89,7 @@ table(
     ['sweep', 'time', 'ratio to (c)', 'note'],
     ['(a) X sent with every fit', secs(median(runs.sent)), ratioCell(runs.sent), 'Float64Array { data, shape }'],
     ['(b) dataset handle', secs(median(runs.handle)), ratioCell(runs.handle), `includes py.dataset(X): ${secs(median(runs.upload))}; target <= 1.1`],
-    ['(c) in process (Python)', secs(median(runs.inproc)), '1.00', 'sweep_inprocess.py'],
+    ['(c) in process (Python)', secs(median(runs.inproc)), '1.00', 'inprocess.py'],
   ],
   [28, 10, 20, 44],
 )
