@@ -15,12 +15,15 @@ import sys
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from estimators import MiniBatchKMeans
 
 
 def main() -> None:
     path, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    # One BLAS thread, as the server runs its estimators (bridge/cli.py): the same work.
+    threadpool_limits(limits=1, user_api="blas")
     X = np.fromfile(path, dtype="<f8").reshape(n, d)
     # Warm-up on a slice, like the bridge's warm-up fit.
     MiniBatchKMeans(n_clusters=2, random_state=0).fit(X[: min(n, 20_000)])
