@@ -5,78 +5,34 @@
 // Prints one table:
 //  1. fit + labels_ from Node (X sent as a Float64Array, labels back as number[]) for
 //     100k x 32 and 1M x 32 blobs, against the same fit in process in Python (the server's
-//     estimator, timed by inprocess.py on the same bytes); ratio = e2e / in-process.
+//     estimator, timed by inprocess.py on the same bytes); ratio = e2e / in-process. At
+//     100k also with number[][] input. The fits alternate (Float64Array, number[][], in
+//     process; next repeat...) so a shared machine's load hits them alike.
 //  2. accessor round trip (`await model.n_iter_`, 1000x): p50 / p99.
-//  3. peak server memory (VmHWM of the server process, fresh server per size) against the
-//     size of X; ratio = peak / data bytes.
+//  3. server memory above the idle server, per size, each on a fresh server warmed up by
+//     a small fit: (peak RSS - idle RSS) / bytes of X, for a fit + labels_ with X sent and
+//     for py.dataset(X) + fit + labels_ + predict on the handle.
 // Needs clients/ts built (cd clients/ts && npm ci && npm run build).
 
-import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const root = resolve(here, '../..')
-const { createPythonBridge, MiniBatchKMeans } = await import(join(root, 'clients/ts/dist/index.js'))
+import { cli, loadClient, makeBlobs, mb, median, pct, procBytes, range, resetPeak, root, secs, seconds, startInProcess, table } from './common.mjs'
 
-const argv = process.argv.slice(2)
-const flag = (name) => argv.includes(name)
-const value = (name, fallback) => {
-  const i = argv.indexOf(name)
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : fallback
-}
-const QUICK = flag('--quick')
-const REPEATS = Number(value('--repeats', QUICK ? '1' : '5'))
-const PYTHON = value('--python', process.env.SKBRIDGE_PYTHON ?? join(root, '.venv/bin/python'))
+const { createPythonBridge, MiniBatchKMeans } = await loadClient()
+
+const args = cli()
+const QUICK = args.flag('--quick')
+const REPEATS = Number(args.value('--repeats', QUICK ? '1' : '5'))
+const PYTHON = args.value('--python', process.env.SKBRIDGE_PYTHON ?? join(root, '.venv/bin/python'))
 const SIZES = QUICK ? [100_000] : [100_000, 1_000_000]
 const D = 32
 const K = 8
 const OPTIONS = { n_clusters: K, random_state: 0 }
 const ACCESSOR_CALLS = 1000
 
-/** mulberry32 */
-function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** n x d Gaussian blobs around k random centers in [-10, 10]^d, row-major float64. */
-function makeBlobs(n, d, k, seed) {
-  const rand = prng(seed)
-  const centers = Array.from({ length: k * d }, () => 20 * rand() - 10)
-  const data = new Float64Array(n * d)
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(rand() * k)
-    for (let j = 0; j < d; j++) {
-      const u = Math.max(rand(), 1e-12)
-      const v = rand()
-      data[i * d + j] = centers[c * d + j] + Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
-    }
-  }
-  return data
-}
-
-function vmhwm(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const m = /VmHWM:\s+(\d+) kB/.exec(status)
-  return m ? Number(m[1]) * 1024 : NaN
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
-}
-const mb = (b) => `${(b / 2 ** 20).toFixed(0)} MiB`
-const secs = (s) => `${s.toFixed(3)} s`
+const startServer = () => createPythonBridge({ python: PYTHON, cwd: root, serverOutput: 'ignore' })
 
 async function fitOnce(py, X, n) {
   const model = new MiniBatchKMeans(OPTIONS)
@@ -84,15 +40,62 @@ async function fitOnce(py, X, n) {
   const t0 = process.hrtime.bigint()
   await model.fit({ X })
   const labels = await model.labels_
-  const dt = Number(process.hrtime.bigint() - t0) / 1e9
+  const dt = seconds(t0)
   if (labels.length !== n) throw new Error(`got ${labels.length} labels`)
   const nIter = await model.n_iter_
   await model.dispose()
   return { dt, nIter }
 }
 
+/** First call imports and allocates in the server. */
+async function warmUp(py, data, n) {
+  const m = Math.min(n, 20_000)
+  await fitOnce(py, { data: data.subarray(0, m * D), shape: [m, D] }, m)
+}
+
+async function accessorLatency(py, data) {
+  const model = new MiniBatchKMeans(OPTIONS)
+  await model.init(py)
+  await model.fit({ X: { data: data.subarray(0, 10_000 * D), shape: [10_000, D] } })
+  for (let i = 0; i < 100; i++) await model.n_iter_ // warm-up
+  const lat = []
+  for (let i = 0; i < ACCESSOR_CALLS; i++) {
+    const t0 = process.hrtime.bigint()
+    await model.n_iter_
+    lat.push(seconds(t0) * 1e6)
+  }
+  const pings = []
+  for (let i = 0; i < ACCESSOR_CALLS; i++) {
+    const t0 = process.hrtime.bigint()
+    await py.ping()
+    pings.push(seconds(t0) * 1e6)
+  }
+  await model.dispose()
+  return { p50: pct(lat, 50), p99: pct(lat, 99), ping50: pct(pings, 50), ping99: pct(pings, 99) }
+}
+
+/**
+ * Server memory above the idle server for `work(py)`, on a fresh server: idle = RSS after
+ * a warm-up fit, peak = VmHWM after `work` (reset to the idle RSS first where the kernel
+ * allows). Returns { idle, peak, marks } with any RSS marks `work` took.
+ */
+async function serverMemory(data, n, work) {
+  const py = await startServer()
+  try {
+    await warmUp(py, data, n)
+    await new Promise((r) => setTimeout(r, 200))
+    const pid = py.pid
+    const idle = procBytes(pid, 'VmRSS')
+    const reset = resetPeak(pid)
+    const marks = {}
+    await work(py, (name) => (marks[name] = procBytes(pid, 'VmRSS')))
+    return { idle, peak: procBytes(pid, 'VmHWM'), marks, reset }
+  } finally {
+    await py.disconnect()
+  }
+}
+
 const rows = []
-const notes = []
 const work = mkdtempSync(join(tmpdir(), 'skbridge-bench-'))
 try {
   for (const n of SIZES) {
@@ -100,94 +103,87 @@ try {
     const X = { data, shape: [n, D] }
     const path = join(work, `X-${n}.f64`)
     writeFileSync(path, new Uint8Array(data.buffer))
+    // What scikit-learn-ts code passes: number[][] (packed into one Float64Array frame).
+    const nested = n <= 100_000 ? Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * D, (i + 1) * D))) : undefined
 
-    const py = await createPythonBridge({ python: PYTHON, cwd: root, serverOutput: 'ignore' })
-    const pid = py.pid
-    const idle = vmhwm(pid)
-    // Warm-up: first call imports and allocates in the server.
-    await fitOnce(py, { data: data.subarray(0, Math.min(n, 20_000) * D), shape: [Math.min(n, 20_000), D] }, Math.min(n, 20_000))
-
+    const inproc = startInProcess(PYTHON, path, n, D)
+    const py = await startServer()
     const e2e = []
+    const nestedTimes = []
+    const base = { times: [], n_iter: undefined }
     let nIter
-    for (let r = 0; r < REPEATS; r++) {
-      const res = await fitOnce(py, X, n)
-      e2e.push(res.dt)
-      nIter = res.nIter
-    }
-    const peak = vmhwm(pid)
-
     let accessor
-    if (n === SIZES[0]) {
+    try {
+      await inproc.ready
+      await warmUp(py, data, n)
+      for (let r = 0; r < REPEATS; r++) {
+        const res = await fitOnce(py, X, n)
+        e2e.push(res.dt)
+        nIter = res.nIter
+        if (nested) nestedTimes.push((await fitOnce(py, nested, n)).dt)
+        const inRes = await inproc.fit(K)
+        base.times.push(inRes.seconds)
+        base.n_iter = inRes.n_iter
+      }
+      accessor = n === SIZES[0] ? await accessorLatency(py, data) : undefined
+    } finally {
+      await py.disconnect()
+      await inproc.stop()
+    }
+    rmSync(path)
+
+    const sent = await serverMemory(data, n, async (py) => {
+      await fitOnce(py, X, n)
+    })
+    const held = await serverMemory(data, n, async (py, mark) => {
+      const handle = await py.dataset(X)
+      mark('stored')
       const model = new MiniBatchKMeans(OPTIONS)
       await model.init(py)
-      await model.fit({ X: { data: data.subarray(0, 10_000 * D), shape: [10_000, D] } })
-      for (let i = 0; i < 100; i++) await model.n_iter_ // warm-up
-      const lat = []
-      for (let i = 0; i < ACCESSOR_CALLS; i++) {
-        const t0 = process.hrtime.bigint()
-        await model.n_iter_
-        lat.push(Number(process.hrtime.bigint() - t0) / 1e3)
-      }
-      const pings = []
-      for (let i = 0; i < ACCESSOR_CALLS; i++) {
-        const t0 = process.hrtime.bigint()
-        await py.ping()
-        pings.push(Number(process.hrtime.bigint() - t0) / 1e3)
-      }
-      accessor = { p50: pct(lat, 50), p99: pct(lat, 99), ping50: pct(pings, 50), ping99: pct(pings, 99) }
+      await model.fit({ X: handle })
+      await model.labels_
+      const labels = await model.predict({ X: handle })
+      if (labels.length !== n) throw new Error(`got ${labels.length} labels`)
       await model.dispose()
-    }
-    let rowsInput
-    if (n <= 100_000) {
-      // What scikit-learn-ts code passes: number[][] (converted to one Float64Array frame).
-      const nested = Array.from({ length: n }, (_, i) => Array.from(data.subarray(i * D, (i + 1) * D)))
-      const times = []
-      for (let r = 0; r < REPEATS; r++) times.push((await fitOnce(py, nested, n)).dt)
-      rowsInput = median(times)
-    }
-
-    await py.disconnect()
-
-    const out = execFileSync(PYTHON, [join(here, 'inprocess.py'), path, String(n), String(D), String(REPEATS), JSON.stringify(OPTIONS)], {
-      cwd: root,
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
+      await handle.dispose()
     })
-    const base = JSON.parse(out.trim().split('\n').pop())
-    const inproc = median(base.times)
-    rows.push({ n, e2e: median(e2e), inproc, nIter, baseIter: base.n_iter, idle, peak, basePeak: base.peak_bytes, bytes: data.byteLength, rowsInput, accessor })
-    rmSync(path)
+    rows.push({ n, e2e, inproc: base.times, nIter, baseIter: base.n_iter, nestedTimes, accessor, bytes: data.byteLength, sent, held })
   }
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
 
-const line = (cells, widths) => cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')
-console.log(`\nskbridge TypeScript end to end (node ${process.version}, ${REPEATS} repeat(s), median; MiniBatchKMeans n_clusters=${K}, random_state=0, d=${D})\n`)
-const w = [40, 16, 14, 6, 30]
-console.log(line(['measurement', 'node e2e', 'python in-proc', 'ratio', 'note'], w))
-console.log(line(w.map((n) => '-'.repeat(n)), w))
+const tagOf = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`)
+const cells = [['measurement', 'node e2e', 'python in-proc', 'ratio', 'note']]
 for (const r of rows) {
-  const tag = r.n >= 1e6 ? `${r.n / 1e6}M` : `${r.n / 1e3}k`
-  console.log(line([`fit + labels_ ${tag} x ${D} (Float64Array)`, secs(r.e2e), secs(r.inproc), (r.e2e / r.inproc).toFixed(2), `n_iter ${r.nIter} vs ${r.baseIter}`], w))
-  if (r.rowsInput !== undefined) {
-    console.log(line([`fit + labels_ ${tag} x ${D} (number[][])`, secs(r.rowsInput), secs(r.inproc), (r.rowsInput / r.inproc).toFixed(2), 'includes number[][] packing'], w))
+  const inproc = median(r.inproc)
+  // Each repeat's e2e time over the in-process time of the same repeat.
+  const ratios = (xs) => xs.map((x, i) => x / r.inproc[i])
+  const ratio = (xs) => `${median(ratios(xs)).toFixed(2)} (${range(ratios(xs))})`
+  cells.push([`fit + labels_ ${tagOf(r.n)} x ${D} (Float64Array)`, secs(median(r.e2e)), secs(inproc), ratio(r.e2e), `n_iter ${r.nIter} vs ${r.baseIter}`])
+  if (r.nestedTimes.length > 0) {
+    cells.push([`fit + labels_ ${tagOf(r.n)} x ${D} (number[][])`, secs(median(r.nestedTimes)), secs(inproc), ratio(r.nestedTimes), 'includes packing number[][]; target <= 1.3'])
   }
 }
 for (const r of rows) {
   if (!r.accessor) continue
   const a = r.accessor
-  console.log(line([`await model.n_iter_ x${ACCESSOR_CALLS} p50 / p99`, `${a.p50.toFixed(0)} / ${a.p99.toFixed(0)} µs`, '', '', 'target p50 < 200 µs'], w))
-  console.log(line([`py.ping() x${ACCESSOR_CALLS} p50 / p99`, `${a.ping50.toFixed(0)} / ${a.ping99.toFixed(0)} µs`, '', '', ''], w))
+  cells.push([`await model.n_iter_ x${ACCESSOR_CALLS} p50 / p99`, `${a.p50.toFixed(0)} / ${a.p99.toFixed(0)} µs`, '', '', 'target p50 < 200 µs'])
+  cells.push([`py.ping() x${ACCESSOR_CALLS} p50 / p99`, `${a.ping50.toFixed(0)} / ${a.ping99.toFixed(0)} µs`, '', '', ''])
 }
 for (const r of rows) {
-  const tag = r.n >= 1e6 ? `${r.n / 1e6}M` : `${r.n / 1e3}k`
-  console.log(
-    line(
-      [`server peak RSS ${tag} (X = ${mb(r.bytes)})`, mb(r.peak), mb(r.basePeak), (r.peak / r.bytes).toFixed(2), `x data; idle ${mb(r.idle)}, +${((r.peak - r.idle) / r.bytes).toFixed(2)}x over idle`],
-      w,
-    ),
-  )
+  const above = (m) => ((m.peak - m.idle) / r.bytes).toFixed(2)
+  cells.push([`server peak - idle, fit X sent ${tagOf(r.n)}`, mb(r.sent.peak - r.sent.idle), '', above(r.sent), `X = ${mb(r.bytes)}, idle ${mb(r.sent.idle)}; target <= 1.3`])
+  const stored = r.held.marks.stored - r.held.idle
+  cells.push([
+    `server peak - idle, handle ${tagOf(r.n)}`,
+    mb(r.held.peak - r.held.idle),
+    '',
+    above(r.held),
+    `dataset + fit + labels_ + predict; stored ${mb(stored)}, peak - stored ${mb(r.held.peak - r.held.marks.stored)}`,
+  ])
 }
-console.log('\nratio column: e2e / in-process for times; server VmHWM / bytes of X for memory (python in-proc column: the baseline process peak RSS).')
-for (const n of notes) console.log(n)
+console.log(`\nskbridge TypeScript end to end (node ${process.version}, ${REPEATS} repeat(s), median (range); MiniBatchKMeans n_clusters=${K}, random_state=0, d=${D})\n`)
+table(cells, [40, 16, 14, 16, 40])
+console.log('\nratio: median of the per-repeat e2e / in-process (range in brackets); (server peak RSS - idle RSS) / bytes of X for memory.')
+if (rows.some((r) => !r.sent.reset || !r.held.reset)) console.log('note: VmHWM could not be reset after the warm-up; peaks include it.')

@@ -1,43 +1,43 @@
-"""In-process baseline for bench/ts_e2e: the same fit the server runs, without the bridge.
+"""In-process baseline for bench/ts_e2e: the server's MiniBatchKMeans fits without the bridge.
 
-Reads a raw little-endian float64 C-order file written by bench.mjs and prints one JSON
-line with the timings (seconds) of fit + labels_ and the process's peak RSS.
+Reads a raw little-endian float64 C-order file written by bench.mjs or sweep.mjs, warms up,
+prints ``ready``, then for every line ``K`` read from stdin fits ``MiniBatchKMeans(
+n_clusters=K, random_state=0)`` on it, reads ``labels_`` and ``inertia_``, and prints one
+JSON line ``{"k": K, "seconds": ..., "inertia": ..., "n_iter": ...}``. Ends at end of
+input. The scripts drive it so that its fits alternate with the bridge's, and a shared
+machine's load hits both alike.
 
-Usage: python inprocess.py PATH N D REPEATS OPTIONS_JSON
+Usage: python inprocess.py PATH N D
 """
 
 import json
-import resource
 import sys
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from estimators import MiniBatchKMeans
 
 
 def main() -> None:
-    path, n, d, repeats, options = (
-        sys.argv[1],
-        int(sys.argv[2]),
-        int(sys.argv[3]),
-        int(sys.argv[4]),
-        json.loads(sys.argv[5]),
-    )
+    path, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    # One BLAS thread, as the server runs its estimators (bridge/cli.py): the same work.
+    threadpool_limits(limits=1, user_api="blas")
     X = np.fromfile(path, dtype="<f8").reshape(n, d)
-    # Warm-up on a slice, like the bridge benchmark's warm-up fit.
-    MiniBatchKMeans(**options).fit(X[: min(n, 20_000)])
-    times = []
-    n_iter = None
-    for _ in range(repeats):
+    # Warm-up on a slice, like the bridge's warm-up fit.
+    MiniBatchKMeans(n_clusters=2, random_state=0).fit(X[: min(n, 20_000)])
+    print("ready", flush=True)
+    for line in sys.stdin:
+        k = int(line)
         t0 = time.perf_counter()
-        m = MiniBatchKMeans(**options).fit(X)
-        labels = m.labels_
-        times.append(time.perf_counter() - t0)
-        n_iter = int(m.n_iter_)
+        model = MiniBatchKMeans(n_clusters=k, random_state=0).fit(X)
+        labels = model.labels_
+        inertia = float(model.inertia_)
+        seconds = time.perf_counter() - t0
         assert labels.shape == (n,)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"times": times, "n_iter": n_iter, "peak_bytes": peak_kib * 1024}))
+        reply = {"k": k, "seconds": seconds, "inertia": inertia, "n_iter": int(model.n_iter_)}
+        print(json.dumps(reply), flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Dataset } from './dataset.js'
 import type { DType, TypedArray } from './generated/dtypes.js'
 
 export type { DType, TypedArray } from './generated/dtypes.js'
@@ -77,31 +78,54 @@ export interface CsrMatrix {
 }
 
 /**
- * Anything accepted where a 2-D array (`X`, `init`) is expected: rows of numbers, rows of
- * typed arrays, an ndarray-like object or a CSR matrix.
+ * 2-D data sent with a request: rows of numbers, rows of typed arrays, an ndarray-like
+ * object or a CSR matrix.
  *
  * @example
  * ```ts
- * const a: MatrixInput = [[1, 2], [3, 4]]
- * const b: MatrixInput = [new Float32Array([1, 2]), new Float32Array([3, 4])]
- * const c: MatrixInput = { data: new Float64Array([1, 2, 3, 4]), shape: [2, 2] }
+ * const a: MatrixData = [[1, 2], [3, 4]]
+ * const b: MatrixData = [new Float32Array([1, 2]), new Float32Array([3, 4])]
+ * const c: MatrixData = { data: new Float64Array([1, 2, 3, 4]), shape: [2, 2] }
  * ```
  */
-export type MatrixInput =
+export type MatrixData =
   | readonly (readonly number[])[]
   | readonly TypedArray[]
   | NdArrayLike
   | CsrMatrix
 
 /**
- * Anything accepted where a 1-D array (`sample_weight`) is expected.
+ * Anything accepted where a 2-D array (`X`) is expected in a method's parameters:
+ * {@link MatrixData} or a {@link Dataset} handle from `py.dataset(data)`.
+ *
+ * @example
+ * ```ts
+ * const a: MatrixInput = [[1, 2], [3, 4]]
+ * const b: MatrixInput = await py.dataset({ data: new Float64Array([1, 2, 3, 4]), shape: [2, 2] })
+ * ```
+ */
+export type MatrixInput = MatrixData | Dataset
+
+/**
+ * 1-D data sent with a request: numbers, a typed array or an ndarray-like object.
+ *
+ * @example
+ * ```ts
+ * const w: VectorData = new Float64Array([1, 1, 2])
+ * ```
+ */
+export type VectorData = readonly number[] | TypedArray | NdArrayLike
+
+/**
+ * Anything accepted where a 1-D array (`sample_weight`) is expected: {@link VectorData}
+ * or a {@link Dataset} handle.
  *
  * @example
  * ```ts
  * const w: VectorInput = new Float64Array([1, 1, 2])
  * ```
  */
-export type VectorInput = readonly number[] | TypedArray | NdArrayLike
+export type VectorInput = VectorData | Dataset
 
 /**
  * How results come back: `'plain'` (default) gives `number[][]` / `number[]` like

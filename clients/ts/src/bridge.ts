@@ -12,9 +12,11 @@ import type { ResultMode } from './array-types.js'
 import type { BridgeOptions, InstanceInfo, PingResult, ServerInfo } from './bridge-types.js'
 import type { CallOptions } from './call-options.js'
 import { type CurveSocketOptions, resolveCurveKeys } from './curve.js'
+import { type Dataset, type DatasetInfo, type DatasetInput, type DatasetOptions, uploadDataset } from './dataset.js'
 import { decodeValue } from './decode.js'
 import { BridgeDisconnectedError, InvalidInputError, ServerExitedError, ServerStartError, type SkbridgeError } from './errors.js'
 import { LeaseRenewer } from './lease.js'
+import { releaseFrames } from './pool.js'
 import { type ServerProcess, exitsWithin, startServer, stderrSink } from './server.js'
 import { defaultPython } from './setup/environment.js'
 import { type RequestOptions, Transport, type TransportOptions } from './transport.js'
@@ -216,6 +218,35 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
   }
 
   /**
+   * Uploads an array once and returns a {@link Dataset} handle to pass in its place in
+   * later method calls of this bridge's estimators (see `dataset.ts`).
+   *
+   * @example
+   * ```ts
+   * const X = await py.dataset(rows)
+   * await model.fit({ X })
+   * const labels = await model.predict({ X })
+   * await X.dispose()
+   * ```
+   */
+  dataset(data: DatasetInput, options?: DatasetOptions): Promise<Dataset> {
+    if (this.disconnecting) return Promise.reject(new BridgeDisconnectedError())
+    return uploadDataset(this, data, options)
+  }
+
+  /**
+   * The datasets stored on the server (from every client; `owner` tells whose).
+   *
+   * @example
+   * ```ts
+   * for (const d of await py.datasets()) console.log(d.dataset, d.shape, d.nbytes)
+   * ```
+   */
+  async datasets(options?: CallOptions): Promise<DatasetInfo[]> {
+    return (await this.request('datasets', {}, [], options)) as DatasetInfo[]
+  }
+
+  /**
    * Low-level: sends one protocol operation and returns its decoded `result`, or rejects
    * with the error class matching the reply's code. Array references in `fields` must point
    * into `frames`, which are on loan until this settles. `mode` overrides the bridge's
@@ -230,9 +261,10 @@ export class PythonBridge<M extends ResultMode = 'plain'> {
     if (this.disconnecting) throw new BridgeDisconnectedError()
     if (this.restarting) await this.restarting
     const reply = await this.transport.request({ op, ...fields }, frames, options)
+    releaseFrames(frames) // received by the server: packed copies may back the next request
     const header = reply.header
     if (header.ok !== true) throw errorFromWire(header.error)
-    if (op === 'init' || op === 'load') void this.startLease()
+    if (op === 'init' || op === 'load' || op === 'dataset') void this.startLease()
     return decodeValue(header.result, reply.frames, mode ?? this.resultMode)
   }
 

@@ -55,6 +55,35 @@ export interface CsrRef {
 }
 
 /**
+ * `{"$type": "dataset", ...}` as it travels in a header: a server-resident array.
+ *
+ * @example
+ * ```ts
+ * const ref: DatasetRef = { $type: 'dataset', id: 'ds1' }
+ * ```
+ */
+export interface DatasetRef {
+  $type: 'dataset'
+  id: string
+}
+
+/**
+ * Key of the method by which a dataset handle gives its wire reference; the encoder puts
+ * that reference in place of the handle.
+ *
+ * @example
+ * ```ts
+ * const handle = { [DATASET_REF]: (): DatasetRef => ({ $type: 'dataset', id: 'ds1' }) }
+ * encodeValue(handle, new FrameSink()) // { $type: 'dataset', id: 'ds1' }
+ * ```
+ */
+export const DATASET_REF: unique symbol = Symbol('skbridge.datasetRef')
+
+function isDatasetHandle(value: object): value is { [DATASET_REF](): DatasetRef } {
+  return typeof (value as { [DATASET_REF]?: unknown })[DATASET_REF] === 'function'
+}
+
+/**
  * Collects the buffer frames of one message. Each reference gets its own frame, even when
  * the same typed array is passed twice (the protocol forbids reusing a frame).
  *
@@ -103,6 +132,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  *
  * - typed arrays and `number[]` → 1-D ndarray refs; rows (`number[][]`, typed-array rows)
  *   → 2-D refs; `{ data, shape }` → ndarray refs; `{ format: 'csr' }` → CSR refs;
+ *   dataset handles → dataset refs;
  * - `string[]` stays a list; maps are encoded recursively; `undefined` map entries are dropped;
  * - `kind` (from the contract) only settles the empty-array case.
  *
@@ -140,6 +170,7 @@ export function encodeValue(value: unknown, sink: FrameSink, kind?: ArrayKind, f
     }
     return value.map((v, i) => encodeValue(v, sink, undefined, field === undefined ? `[${i}]` : `${field}[${i}]`))
   }
+  if (typeof value === 'object' && isDatasetHandle(value)) return value[DATASET_REF]()
   if (isCsrMatrix(value)) {
     const csr = fromCsr(value, field)
     return {

@@ -25,12 +25,14 @@
 export type {
   CsrMatrix,
   DType,
+  MatrixData,
   MatrixInput,
   MatrixResult,
   NdArray,
   NdArrayLike,
   ResultMode,
   TypedArray,
+  VectorData,
   VectorInput,
   VectorResult,
 } from './array-types.js'
@@ -38,6 +40,7 @@ export { PythonBridge, createPythonBridge } from './bridge.js'
 export type { BridgeOptions, HeartbeatOptions, InstanceInfo, PingResult, ServerInfo } from './bridge-types.js'
 export type { CallOptions, MethodCallOptions, ProgressCallOptions, ProgressEvent } from './call-options.js'
 export type { ClientKey } from './curve.js'
+export { Dataset, type DatasetInfo, type DatasetInput, type DatasetOptions } from './dataset.js'
 export * from './errors.js'
 export * from './generated/classes.js'
 export * from './generated/errors.js'

@@ -9,7 +9,7 @@
 import type { CsrMatrix, NdArrayLike } from './array-types.js'
 import { arrayNames, dtypeOf, elementCount, isDType, isTypedArray } from './dtypes.js'
 import { InvalidInputError } from './errors.js'
-import { DTYPE_ARRAY, type DType, SPARSE_DATA_DTYPES, SPARSE_INDEX_DTYPES, type TypedArray, type TypedArrayCtor } from './generated/dtypes.js'
+import { DTYPE_ARRAY, type DType, SPARSE_DATA_DTYPES, SPARSE_INDEX_DTYPES, type TypedArray } from './generated/dtypes.js'
 
 /**
  * Returns `true` for CSR matrix objects (`{ format: 'csr', ... }`).
@@ -118,54 +118,7 @@ export function fromNdArrayLike(value: NdArrayLike, field?: string): DenseArray 
   return dense
 }
 
-/**
- * Packs rows (number arrays or typed arrays) into one C-ordered typed array. Rows of one
- * typed-array type keep that type (Float32Array rows give float32); anything else gives
- * float64.
- *
- * @example
- * ```ts
- * fromRows([[1, 2], [3, 4]]) // { data: Float64Array [1, 2, 3, 4], dtype: 'float64', shape: [2, 2] }
- * ```
- */
-export function fromRows(rows: readonly unknown[], field?: string): DenseArray {
-  const nRows = rows.length
-  if (nRows === 0) return { data: new Float64Array(0), dtype: 'float64', shape: [0, 0] }
-  const first = rows[0]
-  if (!Array.isArray(first) && !isTypedArray(first)) {
-    throw new InvalidInputError('expected an array of rows', field)
-  }
-  const nCols = first.length
-  let common: TypedArrayCtor | undefined = isTypedArray(first) ? (first.constructor as TypedArrayCtor) : undefined
-  for (let i = 0; i < nRows; i++) {
-    const row = rows[i]
-    if (!Array.isArray(row) && !isTypedArray(row)) {
-      throw new InvalidInputError(`row ${i} is not an array`, field)
-    }
-    if (row.length !== nCols) {
-      throw new InvalidInputError(`row ${i} has ${row.length} elements, row 0 has ${nCols} (ragged rows)`, field)
-    }
-    if (common !== undefined && row.constructor !== common) common = undefined
-  }
-  if (common !== undefined && common !== BigInt64Array && common !== BigUint64Array) {
-    const data = new common(nRows * nCols)
-    for (let i = 0; i < nRows; i++) (data as Float64Array).set(rows[i] as Float64Array, i * nCols)
-    const dtype = dtypeOf(data)
-    return { data, dtype, shape: [nRows, nCols] }
-  }
-  const data = new Float64Array(nRows * nCols)
-  let k = 0
-  for (let i = 0; i < nRows; i++) {
-    const row = rows[i] as ArrayLike<unknown>
-    for (let j = 0; j < nCols; j++) {
-      const v = row[j]
-      if (typeof v === 'number') data[k++] = v
-      else if (typeof v === 'bigint') data[k++] = Number(v)
-      else throw new InvalidInputError(`element [${i}][${j}] is ${typeof v}, expected a number`, field)
-    }
-  }
-  return { data, dtype: 'float64', shape: [nRows, nCols] }
-}
+export { fromRows } from './rows.js'
 
 /**
  * Converts a flat list of numbers (or booleans) to a 1-D dense array.

@@ -144,7 +144,7 @@ describe('generated code', () => {
     assert.match(types, /\*\\\/ not a comment end/)
     assert.match(types, /Constraints: >= 1, <= 9\./)
     assert.match(types, /k\?: number/)
-    assert.match(types, /w\?: VectorInput \| null/)
+    assert.match(types, /w\?: VectorData \| null/) // options take data, not dataset handles
     assert.match(types, /tags\?: readonly string\[\]/)
     assert.match(types, /ref\?: boolean/)
     assert.match(types, /X: MatrixInput/)

@@ -2,7 +2,8 @@
 //   integer/number -> number, boolean, string, null; enum/const -> literal unions;
 //   anyOf/oneOf -> unions; arrays -> T[]; objects -> Record<string, JsonValue>;
 //   "x-kind": matrix -> MatrixInput, vector -> VectorInput, strings -> readonly string[]
-//   (inputs) and MatrixResult<M> / VectorResult<M> / string[] (results).
+//   (inputs; options take MatrixData / VectorData, as dataset handles go in method
+//   parameters only) and MatrixResult<M> / VectorResult<M> / string[] (results).
 
 import { docComment, literal, propKey, uniq, wrapText } from './text.mjs'
 
@@ -23,16 +24,16 @@ export function makeResolver(root) {
 }
 
 /**
- * TypeScript type of a schema. `side` is 'input' (options, params) or 'result'
- * (returns, attributes): the array kinds differ.
+ * TypeScript type of a schema. `side` is 'input' (params), 'option' (constructor options)
+ * or 'result' (returns, attributes): the array kinds differ.
  */
 export function tsType(schema, side, deref) {
   const s = deref(schema ?? {})
   const kind = s['x-kind']
   if (kind !== undefined) {
-    if (kind === 'matrix') return side === 'input' ? 'MatrixInput' : 'MatrixResult<M>'
-    if (kind === 'vector') return side === 'input' ? 'VectorInput' : 'VectorResult<M>'
-    if (kind === 'strings') return side === 'input' ? 'readonly string[]' : 'string[]'
+    if (kind === 'matrix') return { input: 'MatrixInput', option: 'MatrixData' }[side] ?? 'MatrixResult<M>'
+    if (kind === 'vector') return { input: 'VectorInput', option: 'VectorData' }[side] ?? 'VectorResult<M>'
+    if (kind === 'strings') return side !== 'result' ? 'readonly string[]' : 'string[]'
     if (kind === 'self') return 'Self'
     throw new Error(`unknown x-kind ${kind}`)
   }
@@ -54,12 +55,12 @@ export function tsType(schema, side, deref) {
     case 'array': {
       const item = tsType(s.items ?? {}, side, deref)
       const wrapped = /[|&]/.test(item) ? `(${item})` : item
-      return side === 'input' ? `readonly ${wrapped}[]` : `${wrapped}[]`
+      return side !== 'result' ? `readonly ${wrapped}[]` : `${wrapped}[]`
     }
     case 'object':
-      return side === 'input' ? 'Readonly<Record<string, JsonValue>>' : '{ [key: string]: JsonValue }'
+      return side !== 'result' ? 'Readonly<Record<string, JsonValue>>' : '{ [key: string]: JsonValue }'
     case undefined:
-      return side === 'input' ? 'JsonValue' : 'unknown'
+      return side !== 'result' ? 'JsonValue' : 'unknown'
     default:
       throw new Error(`unsupported JSON Schema type ${s.type}`)
   }
@@ -116,13 +117,13 @@ function fieldDoc(schema, deref, indent) {
 }
 
 /** `export interface name { ... }` with one documented property per schema property. */
-export function objectInterface(name, schema, deref, { allOptional, doc }) {
+export function objectInterface(name, schema, deref, { allOptional, doc, side = 'input' }) {
   const s = deref(schema)
   const required = new Set(allOptional ? [] : (s.required ?? []))
   const lines = [...doc, `export interface ${name} {`]
   for (const [key, prop] of Object.entries(s.properties ?? {})) {
     lines.push(...fieldDoc(prop, deref, '  '))
-    lines.push(`  ${propKey(key)}${required.has(key) ? '' : '?'}: ${tsType(prop, 'input', deref)}`)
+    lines.push(`  ${propKey(key)}${required.has(key) ? '' : '?'}: ${tsType(prop, side, deref)}`)
   }
   lines.push('}')
   return lines

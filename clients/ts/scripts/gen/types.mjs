@@ -11,6 +11,7 @@ function classTypes(cls, c, deref) {
   out.push(
     ...objectInterface(optName, c.options, deref, {
       allOptional: true,
+      side: 'option',
       doc: docWithExample(
         '',
         [`Constructor options of \`${cls}\`: ${c.description ?? deref(c.options).description ?? ''}`.trim(), '', 'Every option is optional; the server fills in the documented defaults.'],
@@ -61,7 +62,7 @@ function classTypes(cls, c, deref) {
 export function typesFile(contract, deref) {
   const out = [
     ...HEADER,
-    "import type { MatrixInput, MatrixResult, ResultMode, VectorInput, VectorResult } from '../array-types.js'",
+    "import type { MatrixData, MatrixInput, MatrixResult, ResultMode, VectorData, VectorInput, VectorResult } from '../array-types.js'",
     '',
     ...docWithExample('', ['Any msgpack-representable value (options such as `init` strings, routing maps...).'], [
       'const v: JsonValue = { fit: { sample_weight: null } }',
