@@ -37,6 +37,8 @@ class Dataset:
 
     def describe(self) -> dict[str, Any]:
         value = self.value
+        if hasattr(value, "columns"):  # a DataFrame over one array: that array's dtype
+            value = value.to_numpy(copy=False)
         return {
             "dataset": self.name,
             "owner": self.owner,

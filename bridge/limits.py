@@ -72,7 +72,14 @@ class MemoryBudget:
             raise ResourceExhausted(
                 f"max_memory_bytes={self.limit} would be exceeded: {what} needs {extra} bytes "
                 f"and the server holds {self.total}",
-                details=[{"limit": "max_memory_bytes", "value": self.limit, "needed": extra}],
+                # msgpack integers stop at 2**64: an absurd estimate travels as a float.
+                details=[
+                    {
+                        "limit": "max_memory_bytes",
+                        "value": self.limit,
+                        "needed": extra if extra < 2**63 else float(extra),
+                    }
+                ],
             )
 
     def admit(self, nbytes: int) -> None:

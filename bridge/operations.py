@@ -23,18 +23,24 @@ import sklearn
 
 from bridge import __version__
 from bridge.control import FITTING, Control, guarded
+from bridge.dataset_ops import DatasetOperations
 from bridge.datasets import Datasets
-from bridge.dispatch import call_method, decode_options, read_attribute, translate
+from bridge.dispatch import (
+    call_method,
+    decode_options,
+    internal_error,
+    read_attribute,
+    translate,
+)
 from bridge.durability import Durability
 from bridge.errors import (
-    BridgeError,
     Cancelled,
     ProtocolError,
     ResourceExhausted,
     UnknownAttribute,
     UnknownMethod,
 )
-from bridge.frames import Decoder, Encoder
+from bridge.frames import Encoder
 from bridge.limits import Limits, MemoryBudget
 from bridge.protocol import (
     PROTOCOL_VERSION,
@@ -70,7 +76,7 @@ class Request(NamedTuple):
     user: str | None = None  # the authenticated CURVE client key (z85), when CURVE is on
 
 
-class Operations:
+class Operations(DatasetOperations):
     """The op handlers, bound to the server's state and reply path.
 
     ``reply(identity, header)`` sends a reply built on the loop; ``send(parts)`` sends
@@ -151,7 +157,11 @@ class Operations:
                 return [pack(success(rid, result)), *encoder.buffers]
             except Exception as exc:
                 error = translate(exc, debug=debug)
-                reply = [pack(failure(rid, error.to_wire(debug=debug)))]
+                try:
+                    reply = [pack(failure(rid, error.to_wire(debug=debug)))]
+                except Exception as unpackable:  # every request gets a reply, whatever
+                    bug = internal_error(unpackable, debug=debug)
+                    reply = [pack(failure(rid, bug.to_wire(debug=debug)))]
                 # error -> traceback -> this frame -> error is a cycle that would keep the
                 # request's (possibly huge) arrays alive until the garbage collector runs.
                 del error
@@ -375,49 +385,7 @@ class Operations:
             return self._queue(request, slot, self.job(request.rid, lambda: result))
         return False
 
-    def dataset(self, request: Request) -> None:
-        """Store an array for later calls; the structure check runs on the side worker."""
-        name = require_id(request.header, "dataset")
-        data = request.header.get("data")
-        if not (isinstance(data, dict) and data.get("$type") in ("ndarray", "csr")):
-            raise ProtocolError("'data' must be an ndarray or csr reference")
-        nbytes = sum(memoryview(buffer).nbytes for buffer in request.buffers)
-        dataset = self.datasets.reserve(name, request.session.name, nbytes)
-        try:
-            self.budget.take(nbytes, f"dataset {name!r}")
-        except BridgeError:
-            self.datasets.remove(name, request.session.name)
-            raise
-        request.session.datasets.add(name)
-        buffers, datasets, budget = request.buffers, self.datasets, self.budget
-
-        def store() -> dict[str, Any]:
-            try:
-                decoder = Decoder(buffers, accept_tables=False)
-                value = decoder.decode(data)
-                decoder.check_all_used()
-            except Exception as exc:
-                datasets.fail(dataset, exc)
-                budget.hold(-nbytes)
-                raise
-            dataset.value = value
-            dataset.ready.set()
-            return dataset.describe()
-
-        self._side(Job(INTERIM, request.identity, self.job(request.rid, store)))
-
-    def list_datasets(self, request: Request) -> None:
-        listing = [dataset.describe() for dataset in self.datasets.listing()]
-        self._reply(request.identity, success(request.rid, listing))
-
     # -- shared with the server --------------------------------------------------------
-
-    def remove_dataset(self, name: str, session: Session) -> Any:
-        dataset = self.datasets.remove(name, session.name)
-        session.datasets.discard(name)
-        if dataset.error is None:
-            self.budget.hold(-dataset.nbytes)
-        return dataset
 
     def remove(self, instance_id: str) -> Slot:
         """Unregister an instance and stop counting what it holds."""

@@ -52,9 +52,10 @@ from bridge.protocol import (
     success,
     unpack_header,
 )
+from bridge.reaper import reap
 from bridge.registry import Registry
 from bridge.scheduler import Scheduler
-from bridge.sessions import Session, Sessions
+from bridge.sessions import Sessions
 from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
 from bridge.state import StateStore
 from bridge.workers import INTERIM, WorkerPool
@@ -259,7 +260,7 @@ class Server:
         """Timed work: reap expired sessions, give back idle memory."""
         self._next_tick = now + _TICK_MS / 1000
         for session in self.sessions.expired(now):
-            self._reap(session)
+            reap(session, self.operations, self.stats, self.sessions.lease_seconds)
         if (
             self._release_idle_memory
             and not self._released
@@ -267,28 +268,6 @@ class Server:
         ):
             release_free_memory()
             self._released = True
-
-    def _reap(self, session: Session) -> None:
-        """A session's lease ran out: dispose its instances and datasets, drop their
-        queued work and cancel what runs."""
-        for name in list(session.datasets):
-            self.operations.remove_dataset(name, session)
-        if not session.instances:
-            return
-        self.stats.reaped_sessions += 1
-        for instance_id in list(session.instances):
-            slot = self.operations.remove(instance_id)
-            for job in self.scheduler.drop(slot.token):
-                self.operations.settle(job)
-            self.stats.reaped_instances += 1
-        for (name, _), job in list(self.operations.jobs.items()):
-            if name == session.name and job.control is not None:
-                job.control.cancel(f"session {name!r} expired")
-        log.info(
-            "session %s silent for over %g s: disposed its instances",
-            session.name,
-            self.sessions.lease_seconds,
-        )
 
     def _gauges(self) -> dict[str, int]:
         return {
