@@ -57,39 +57,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=None, help="worker threads")
     defaults = Limits()
     limits = serve.add_argument_group("limits (reported by the info op)")
-    limits.add_argument(
-        "--max-message-bytes",
-        type=int,
-        default=defaults.max_message_bytes,
-        help="largest frame accepted, enforced by ZeroMQ before it is buffered; a client "
-        "sending more is disconnected (default %(default)s; 0: none)",
-    )
-    limits.add_argument(
-        "--max-instances",
-        type=int,
-        default=defaults.max_instances,
-        help="live instances, over all clients (default %(default)s; 0: none)",
-    )
-    limits.add_argument(
-        "--max-memory-bytes",
-        type=int,
-        default=None,
-        help="bytes instances hold plus bytes of queued requests plus working memory of "
-        "running fits (default: half the machine's memory, at most 8 GiB; 0: none)",
-    )
-    limits.add_argument(
-        "--max-queued-per-session",
-        type=int,
-        default=defaults.max_queued_per_session,
-        help="requests one client session may have waiting or running (default %(default)s)",
-    )
-    limits.add_argument(
-        "--lease-seconds",
-        type=float,
-        default=defaults.lease_seconds,
-        help="a client session silent this long has its instances disposed; clients renew "
-        "on their own while alive (default %(default)s; 0: keep instances forever)",
-    )
+    flags = [
+        ("--max-message-bytes", int, defaults.max_message_bytes,
+         "largest frame accepted, enforced by ZeroMQ before it is buffered; a client "
+         "sending more is disconnected (default %(default)s; 0: none)"),
+        ("--max-instances", int, defaults.max_instances,
+         "live instances, over all clients (default %(default)s; 0: none)"),
+        ("--max-memory-bytes", int, None,
+         "bytes instances and datasets hold plus bytes of queued requests plus working "
+         "memory of running fits (default: a quarter of the machine's memory, at most "
+         "4 GiB; 0: none)"),
+        ("--max-queued-per-session", int, defaults.max_queued_per_session,
+         "requests one client session may have waiting or running (default %(default)s)"),
+        ("--lease-seconds", float, defaults.lease_seconds,
+         "a client session silent this long has its instances disposed; clients renew "
+         "on their own while alive (default %(default)s; 0: keep instances forever)"),
+    ]  # fmt: skip
+    for flag, kind, default, text in flags:
+        limits.add_argument(flag, type=kind, default=default, help=text)
     security = serve.add_argument_group("security (docs/OPERATIONS.md)")
     security.add_argument(
         "--curve-secret-key",

@@ -58,25 +58,14 @@ function positive(value: unknown): number {
  * ```
  */
 export function checkMessage(limits: ServerLimits, header: Uint8Array, frames: readonly Uint8Array[]): void {
-  const maxFrames = positive(limits.max_frames)
-  if (maxFrames && frames.length > maxFrames) {
-    throw refuse(
-      'max_frames',
-      maxFrames,
-      frames.length,
-      `This request has ${frames.length} array buffers; the server accepts at most max_frames=${maxFrames} per message. ` +
-        'Send fewer arrays per call or start the server with a larger --max-frames.',
-    )
-  }
-  const maxHeader = positive(limits.max_header_bytes)
-  if (maxHeader && header.byteLength > maxHeader) {
-    throw refuse(
-      'max_header_bytes',
-      maxHeader,
-      header.byteLength,
-      `The request header is ${header.byteLength} bytes; the server accepts at most max_header_bytes=${maxHeader}. ` +
-        'Pass large values as typed arrays (they travel as frames, not in the header).',
-    )
+  // Fixed by the server's build (not flags): the fix is a smaller request.
+  const counted: [limit: 'max_frames' | 'max_header_bytes', size: number, what: string, fix: string][] = [
+    ['max_frames', frames.length, `This request has ${frames.length} array buffers`, 'Send fewer arrays per call.'],
+    ['max_header_bytes', header.byteLength, `The request header is ${header.byteLength} bytes`, 'Pass large values as typed arrays (they travel as frames, not in the header).'],
+  ]
+  for (const [limit, size, what, fix] of counted) {
+    const max = positive(limits[limit])
+    if (max && size > max) throw refuse(limit, max, size, `${what}; the server accepts at most ${limit}=${max}. ${fix}`)
   }
   const maxBytes = positive(limits.max_message_bytes)
   if (!maxBytes) return
