@@ -19,13 +19,23 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels as K
+from ._params import (
+    ARRAY_LIKE,
+    BOOLEAN,
+    CALLABLE,
+    NONE,
+    RANDOM_STATE,
+    VERBOSE,
+    Interval,
+    OneOf,
+    check_params,
+    check_sample_weight,
+)
 from ._stopping import EarlyStopping
 from ._threads import block_pool, effective_threads, single_blas_thread
 
@@ -72,18 +82,18 @@ class MiniBatchKMeans(
     """
 
     _parameter_constraints: dict = {
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
-        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "compute_labels": ["boolean"],
-        "max_no_improvement": [Interval(Integral, 0, None, closed="left"), None],
-        "init_size": [Interval(Integral, 1, None, closed="left"), None],
-        "reassignment_ratio": [Interval(Real, 0, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, "left")],
+        "init": [OneOf({"k-means++", "random"}), CALLABLE, ARRAY_LIKE],
+        "n_init": [OneOf({"auto"}), Interval(Integral, 1, None, "left")],
+        "max_iter": [Interval(Integral, 1, None, "left")],
+        "tol": [Interval(Real, 0, None, "left")],
+        "verbose": [VERBOSE],
+        "random_state": [RANDOM_STATE],
+        "batch_size": [Interval(Integral, 1, None, "left")],
+        "compute_labels": [BOOLEAN],
+        "max_no_improvement": [Interval(Integral, 0, None, "left"), NONE],
+        "init_size": [Interval(Integral, 1, None, "left"), NONE],
+        "reassignment_ratio": [Interval(Real, 0, None, "left")],
     }
 
     def __init__(
@@ -283,7 +293,6 @@ class MiniBatchKMeans(
 
     # ----------------------------------------------------------------------- public API
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Compute cluster centers from mini-batches drawn from X.
 
@@ -299,10 +308,11 @@ class MiniBatchKMeans(
         -------
         self : MiniBatchKMeans
         """
+        check_params(self, self._parameter_constraints)
         X = self._validate_X(X, reset=True)
         self._resolve_sizes(X)
         rng = check_random_state(self.random_state)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         # One BLAS thread throughout: the products are small or split into blocks by us,
         # and BLAS threads left spinning after a call slow down whatever runs next
         # (measured: a scikit-learn fit run right after ours took 1.5-2x longer).
@@ -376,7 +386,6 @@ class MiniBatchKMeans(
                 break
         return centers, step, stopper
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centers with one mini-batch X.
 
@@ -393,11 +402,13 @@ class MiniBatchKMeans(
         self : MiniBatchKMeans
         """
         first_call = not hasattr(self, "cluster_centers_")
+        if first_call:  # later calls keep the options the first one checked
+            check_params(self, self._parameter_constraints)
         X = self._validate_X(X, reset=first_call)
         if not hasattr(self, "_rng"):
             self._rng = check_random_state(self.random_state)
         rng = self._rng
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         self.n_steps_ = getattr(self, "n_steps_", 0)
 
         if first_call:
@@ -446,7 +457,7 @@ class MiniBatchKMeans(
         """Negative inertia of X under the fitted centers (higher is better)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         _, inertia = self._labels_inertia(X, sample_weight, self.cluster_centers_)
         return -inertia
 
