@@ -24,6 +24,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels as K
+from ._distances import row_sq_norms, sq_distances
 from ._params import (
     ARRAY_LIKE,
     BOOLEAN,
@@ -36,6 +37,8 @@ from ._params import (
     check_params,
     check_sample_weight,
 )
+from ._sampling import BatchSampler
+from ._seeding import kmeans_plusplus
 from ._stopping import EarlyStopping
 from ._threads import block_pool, effective_threads, single_blas_thread
 
@@ -200,7 +203,7 @@ class MiniBatchKMeans(
             sample_weight = sample_weight[picked]
             n_samples = X.shape[0]
         if isinstance(init, str) and init == "k-means++":
-            centers = K.kmeans_plusplus(X, self.n_clusters, K.row_sq_norms(X), sample_weight, rng)
+            centers = kmeans_plusplus(X, self.n_clusters, row_sq_norms(X), sample_weight, rng)
         elif isinstance(init, str) and init == "random":
             seeds = rng.choice(
                 n_samples,
@@ -368,7 +371,7 @@ class MiniBatchKMeans(
             patience=self.max_no_improvement,
             verbose=bool(self.verbose),
         )
-        sampler = K.BatchSampler(sample_weight / np.sum(sample_weight))
+        sampler = BatchSampler(sample_weight / np.sum(sample_weight))
         # Batches are drawn by weight, so each drawn row then counts once.
         ones = np.ones(batch_size, dtype=X.dtype)
         dense = not sp.issparse(X)
@@ -451,7 +454,13 @@ class MiniBatchKMeans(
         return self._distances(self._validate_X(X, reset=False))
 
     def _distances(self, X):
-        return np.sqrt(K.sq_distances(X, self.cluster_centers_))
+        sq = sq_distances(X, self.cluster_centers_)
+        if X is self.cluster_centers_:
+            # Each center's distance to itself is exactly 0, as in scikit-learn, which
+            # zeroes the diagonal when both sides are the same array; the norm expansion
+            # leaves a rounding residue there.
+            np.fill_diagonal(sq, 0)
+        return np.sqrt(sq, out=sq)
 
     def score(self, X, y=None, sample_weight=None):
         """Negative inertia of X under the fitted centers (higher is better)."""

@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from estimators import _kernels as K
+from estimators._sampling import BatchSampler
 
 
 @pytest.mark.parametrize("n", [1, 7, 1000, 20_011])
@@ -21,7 +22,7 @@ def test_sampler_draws_what_choice_draws(n, weights):
         "one_heavy": np.r_[float(n), np.ones(n - 1)],
     }[weights]
     p = w / w.sum()
-    sampler = K.BatchSampler(p)
+    sampler = BatchSampler(p)
     ours, ref = np.random.RandomState(5), np.random.RandomState(5)
     # Enough draws to pass from plain searches to the guide table.
     sampler.GUIDE_MIN_ROWS = 0  # exercise the guide table at every size
@@ -39,7 +40,7 @@ def test_sampler_rejects_what_choice_rejects():
         (np.array([0.2, 0.2]), "probabilities do not sum to 1"),
     ]:
         with pytest.raises(ValueError, match=message):
-            K.BatchSampler(p)
+            BatchSampler(p)
         with pytest.raises(ValueError, match=message):
             np.random.RandomState(0).choice(p.size, 3, p=p)
 
@@ -121,3 +122,20 @@ def test_single_blas_thread_limits_and_restores():
     with single_blas_thread():
         assert blas_threads() and all(n == 1 for n in blas_threads())
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_row_norms_add_entry_by_entry(dtype):
+    from estimators._distances import row_sq_norms
+
+    rng = np.random.RandomState(4)
+    dense = rng.rand(300, 200) * (rng.rand(300, 200) < rng.rand(300, 1))  # uneven rows
+    X = sp.csr_matrix(dense.astype(dtype))
+    expected = np.zeros(300, dtype=dtype)
+    for i in range(300):
+        for v in X.data[X.indptr[i] : X.indptr[i + 1]]:
+            expected[i] = dtype(expected[i] + v * v)
+    got = row_sq_norms(X)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(row_sq_norms(dense), (dense**2).sum(1), rtol=1e-12)

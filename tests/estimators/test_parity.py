@@ -230,3 +230,28 @@ def test_single_step_fit_without_labels_reports_an_inertia(blobs):
     assert model.n_steps_ == 1
     direct = ((X - model.cluster_centers_[model.predict(X)]) ** 2).sum()
     assert 0 < model.inertia_ < 10 * direct
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_transform_of_the_centers_matches(blobs, dtype, container):
+    """A center's distance to itself: exactly 0 where scikit-learn gives exactly 0."""
+    X = as_input(blobs, dtype, container)
+    ours, ref = fit_both(X, n_clusters=6, random_state=0)
+    own = ours.transform(ours.cluster_centers_)
+    expected = ref.transform(ref.cluster_centers_)
+    assert own.dtype == expected.dtype == dtype
+    np.testing.assert_array_equal(np.diag(expected), 0)
+    np.testing.assert_array_equal(np.diag(own), 0)
+    np.testing.assert_allclose(own, expected, rtol=rtol_for(dtype) * 10)
+    # Given as CSR (or as a copy) the centers are another array: no diagonal shortcut
+    # there either, so the values follow the same expansion as scikit-learn's.
+    for other in (sp.csr_matrix(ours.cluster_centers_), ours.cluster_centers_.copy()):
+        ref_other = (
+            sp.csr_matrix(ref.cluster_centers_)
+            if sp.issparse(other)
+            else (ref.cluster_centers_.copy())
+        )
+        np.testing.assert_allclose(
+            ours.transform(other), ref.transform(ref_other), rtol=rtol_for(dtype) * 10, atol=0
+        )
