@@ -96,18 +96,20 @@ def test_minibatch_update_is_a_running_mean():
     np.testing.assert_array_equal(counts, [12.0, 0.0, 35.0])
 
 
-def test_update_without_the_raw_kernel_is_still_exact(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_update_without_the_raw_kernel_is_still_exact(monkeypatch, dtype):
     """The public-scipy fallback of the center update adds in the same order."""
-    from sklearn.cluster import MiniBatchKMeans as Reference
-
     from estimators import MiniBatchKMeans
 
-    X = np.random.RandomState(0).rand(2000, 6).astype(np.float32)
+    X = np.random.RandomState(0).rand(2000, 6).astype(dtype)
+    opts = dict(n_clusters=5, batch_size=100, random_state=0)
+    assert K._csr_matvecs is not None  # the raw kernel is there on every supported scipy
+    raw = MiniBatchKMeans(**opts).fit(X)
     monkeypatch.setattr(K, "_csr_matvecs", None)
-    ours = MiniBatchKMeans(n_clusters=5, batch_size=100, random_state=0).fit(X)
-    ref = Reference(n_clusters=5, batch_size=100, random_state=0).fit(X)
-    assert ours.n_steps_ == ref.n_steps_
-    np.testing.assert_array_equal(ours.cluster_centers_, ref.cluster_centers_)
+    public = MiniBatchKMeans(**opts).fit(X)
+    assert public.n_steps_ == raw.n_steps_
+    np.testing.assert_array_equal(public.cluster_centers_, raw.cluster_centers_)
+    np.testing.assert_array_equal(public.labels_, raw.labels_)
 
 
 def test_single_blas_thread_limits_and_restores():
