@@ -5,8 +5,10 @@ arrays are C-contiguous and share one floating dtype (float32 or float64), calle
 ``dtype`` below; sparse matrices are CSR with that dtype. Shapes use n (samples),
 d (features) and k (centers).
 
-The floating-point recipes mirror scikit-learn's so that, for the same random state, the
-same samples are drawn and the same labels come out (see tests/estimators/test_parity.py).
+The floating-point recipes follow scikit-learn's k-means kernels (BSD-3-Clause): the
+running-mean center update, the ranking of centers by ``|c|^2 - 2 x.c``, and the order in
+which squared distances and inertias are added. So, for the same random state, the same
+labels, centers and inertias come out to the last bit (tests/estimators/test_parity.py).
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """MiniBatchKMeans written in NumPy, a drop-in for ``sklearn.cluster.MiniBatchKMeans``.
 
-The estimator validates input and options with scikit-learn's own utilities (so errors and
-warnings read the same), then runs the kernels in ``_kernels``. It consumes the random
-state in scikit-learn's order, which makes results match for the same integer
-``random_state``; the speed comes from sampling batches in O(batch log n) instead of O(n),
-and from doing the per-step work with a handful of vectorised calls.
+Follows scikit-learn's MiniBatchKMeans (BSD-3-Clause) step by step where results depend
+on it: the order in which the random state is consumed, how n_init, init_size and the
+batch size are settled, the choice among initial candidates, the rule that moves
+under-used centers onto random batch points (reassignment), and the warning and verbose
+texts, kept word for word. That makes results match scikit-learn's for the same integer
+``random_state``. Input is checked with scikit-learn's public validation utilities, the
+options by ``_params``; the numerical work is in ``_kernels``. The speed comes from
+sampling batches in O(batch) instead of O(n) (``_sampling``) and from doing each step
+with a handful of vectorised calls.
 """
 
 from __future__ import annotations

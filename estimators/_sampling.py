@@ -1,4 +1,9 @@
-"""Weighted sampling of mini-batch rows, the draws of ``RandomState.choice`` made faster."""
+"""Weighted sampling of mini-batch rows, the draws of ``RandomState.choice`` made faster.
+
+The indices are those of NumPy's ``RandomState.choice`` with ``p`` (BSD-3-Clause): the
+same uniform numbers looked up in the same cumulative distribution, and the same checks
+on ``p`` with the same messages.
+"""
 
 from __future__ import annotations
 
