@@ -64,3 +64,38 @@ def _expand(A, B, a_sq, b_sq) -> np.ndarray:
     out += a_sq[:, None]
     out += b_sq[None, :]
     return out
+
+
+class DistancesTo:
+    """``sq_distances(A, B, b_sq_norms)`` for many A against one B, B's side prepared once.
+
+    Its float32 upcast, row norms and, for CSR, the transpose that a sparse product needs
+    are made here once instead of on every call; the results are the same to the bit.
+    """
+
+    def __init__(self, B, b_sq_norms=None):
+        self.upcast = B.dtype == np.float32
+        if self.upcast:  # float32 norms are not used: recomputed in float64
+            B = B.astype(np.float64)
+            b_sq_norms = row_sq_norms(B)
+        elif b_sq_norms is None:
+            b_sq_norms = row_sq_norms(B)
+        self.B, self.b_sq_norms = B, b_sq_norms
+        # scipy would convert B.T (CSC) to CSR inside every sparse @ sparse product.
+        self._sparse_BT = B.T.tocsr() if sp.issparse(B) else None
+
+    def __call__(self, A) -> np.ndarray:
+        if self.upcast:
+            A = A.astype(np.float64)
+        # Dense @ B.T keeps scipy's own route (its CSR kernel), so only sparse A uses it.
+        BT = self._sparse_BT if self._sparse_BT is not None and sp.issparse(A) else self.B.T
+        dots = A @ BT
+        if sp.issparse(dots):
+            dots = dots.toarray()
+        out = -2 * np.asarray(dots)
+        out += row_sq_norms(A)[:, None]
+        out += self.b_sq_norms[None, :]
+        if self.upcast:
+            out = out.astype(np.float32)
+        np.maximum(out, 0, out=out)
+        return out

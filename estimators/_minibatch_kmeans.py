@@ -380,13 +380,18 @@ class MiniBatchKMeans(
     def _best_initial_centers(self, X, sample_weight, init, rng):
         """The best of ``_n_init`` candidate center sets, judged on one random subset."""
         judge_rows = rng.randint(0, X.shape[0], self._init_size)
-        X_judge = X[judge_rows]
-        w_judge = sample_weight[judge_rows]
+        # With one candidate and nothing to print, its inertia would decide nothing.
+        judged = self._n_init > 1 or self.verbose
+        if judged:
+            X_judge = X[judge_rows]
+            w_judge = sample_weight[judge_rows]
         best, best_inertia = None, None
         for attempt in range(1, self._n_init + 1):
             if self.verbose:
                 print(f"Init {attempt}/{self._n_init} with method {init}")
             candidate = self._initial_centers(X, init, rng, sample_weight)
+            if not judged:
+                return candidate
             _, inertia = self._labels_inertia(X_judge, w_judge, candidate)
             if self.verbose:
                 print(f"Inertia for init {attempt}/{self._n_init}: {inertia}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._distances import sq_distances
+from ._distances import DistancesTo
 
 
 def kmeans_plusplus(X, n_clusters: int, x_sq_norms, sample_weight, rng, n_local_trials=None):
@@ -27,9 +27,10 @@ def kmeans_plusplus(X, n_clusters: int, x_sq_norms, sample_weight, rng, n_local_
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
 
+    to_X = DistancesTo(X, x_sq_norms)
     first = rng.choice(n_samples, p=sample_weight / sample_weight.sum())
     centers[0] = _dense_row(X, first)
-    closest = sq_distances(centers[0:1], X, x_sq_norms)[0]
+    closest = to_X(centers[0:1])[0]
     potential = closest @ sample_weight
 
     for c in range(1, n_clusters):
@@ -37,7 +38,7 @@ def kmeans_plusplus(X, n_clusters: int, x_sq_norms, sample_weight, rng, n_local_
         candidates = np.searchsorted(np.cumsum(sample_weight * closest), targets)
         # Rounding in the cumulative sum can put a target just past the last bin.
         np.clip(candidates, None, closest.size - 1, out=candidates)
-        cand_dist = sq_distances(_rows(X, candidates), X, x_sq_norms)
+        cand_dist = to_X(_rows(X, candidates))
         np.minimum(closest, cand_dist, out=cand_dist)
         cand_pot = cand_dist @ sample_weight.reshape(-1, 1)
         best = int(np.argmin(cand_pot))

@@ -141,3 +141,21 @@ def test_sparse_row_norms_add_entry_by_entry(dtype):
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_allclose(row_sq_norms(dense), (dense**2).sum(1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_prepared_distances_equal_the_plain_ones(dtype, sparse):
+    from estimators._distances import DistancesTo, sq_distances
+
+    rng = np.random.RandomState(2)
+    B = rng.rand(400, 300) * (rng.rand(400, 300) < 0.2)
+    A = rng.rand(7, 300) * (rng.rand(7, 300) < 0.2)
+    B, A = B.astype(dtype), A.astype(dtype)
+    if sparse:
+        B = sp.csr_matrix(B)
+    prepared = DistancesTo(B)
+    for rows in (sp.csr_matrix(A) if sparse else A, A):
+        got = prepared(rows)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, sq_distances(rows, B))
