@@ -217,11 +217,11 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
     weight per center, updated in place; labels: (b,) int32 assignment of the batch. The
     effective per-center learning rate is (batch weight) / (total weight seen).
 
-    The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``. A sparse
-    (m, b) selector holds, for each of the m centers that received points, its points in
-    batch order; its product with X is accumulated onto ``c * w_c``. That is the order
+    The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``, the points
+    added onto ``c * w_c`` one after another in batch order. That is the order
     scikit-learn's kernel adds in, so the centers agree to the last bit in float64 and
-    float32 alike.
+    float32 alike. Dense batches use scipy's CSR kernel with a selector listing each
+    center's points in batch order; CSR batches use ``_added_in_order``.
     """
     k = centers.shape[0]
     dtype = centers.dtype
@@ -237,16 +237,16 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
         centers_new[still] = centers[still]
         counts = counts[moved]
         wsum = wsum[moved]
-    indptr = np.zeros(counts.size + 1, dtype=np.intp)
-    np.cumsum(counts, out=indptr[1:])
-    # Stable sorts of 8- and 16-bit integers are radix sorts: much faster than int32's.
-    small = np.uint8 if k <= 256 else np.uint16 if k <= 65536 else labels.dtype
-    order = labels.astype(small, copy=False).argsort(kind="stable")
     old_weight = weight_sums[moved]
-    member_w = sample_weight[order].astype(dtype, copy=False)
     if sp.issparse(X) or _csr_matvecs is None:
-        numer = _sparse_numerators(X, centers[moved], old_weight, indptr, order, member_w)
+        numer = _added_in_order(X, centers[moved], old_weight, labels, moved, sample_weight)
     else:
+        indptr = np.zeros(counts.size + 1, dtype=np.intp)
+        np.cumsum(counts, out=indptr[1:])
+        # Stable sorts of 8- and 16-bit integers are radix sorts: much faster than int32's.
+        small = np.uint8 if k <= 256 else np.uint16 if k <= 65536 else labels.dtype
+        order = labels.astype(small, copy=False).argsort(kind="stable")
+        member_w = sample_weight[order].astype(dtype, copy=False)
         numer = centers[moved] * old_weight[:, None]
         # scipy's CSR kernel accumulates onto ``numer`` row by row in entry order.
         m = indptr.size - 1
@@ -257,26 +257,24 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
     weight_sums[moved] = totals
 
 
-def _sparse_numerators(X, heads, head_w, indptr, order, member_w) -> np.ndarray:
-    """``heads * head_w + (members of each center, in batch order)`` via public scipy.
+def _added_in_order(X, heads, head_w, labels, moved, sample_weight) -> np.ndarray:
+    """``heads * head_w`` plus each batch row's weighted values added onto its center's
+    row, one row after another in batch order: the order of the kernel path.
 
-    For CSR X (or a scipy without the raw kernel): the old centers are appended to the
-    batch as extra rows, and each selector row lists its center first and then its
-    members, so the one product adds in the same order as the dense path.
+    For CSR X (entry by entry, in storage order) and for a scipy without the raw kernel.
+    ``np.add.at`` applies its additions in the order given, so each cell receives them
+    in batch order.
     """
-    m = heads.shape[0]
-    b = X.shape[0]
-    stacked = sp.vstack([sp.csr_matrix(X), sp.csr_matrix(heads)], format="csr")
-    row_ptr = indptr + np.arange(m + 1)
-    first = row_ptr[:-1]
-    is_member = np.ones(b + m, dtype=bool)
-    is_member[first] = False
-    cols = np.empty(b + m, dtype=np.intp)
-    vals = np.empty(b + m, dtype=heads.dtype)
-    cols[first] = b + np.arange(m)
-    vals[first] = head_w
-    cols[is_member] = order
-    vals[is_member] = member_w
-    product = sp.csr_array((vals, cols, row_ptr), shape=(m, b + m)) @ stacked
-    product = product.toarray() if sp.issparse(product) else product
-    return np.asarray(product, dtype=heads.dtype)
+    numer = heads * head_w[:, None]
+    target = labels
+    if not isinstance(moved, slice):  # rows of ``numer`` are the moved centers only
+        position = np.zeros(int(labels.max(initial=0)) + 1, dtype=np.intp)
+        position[moved] = np.arange(moved.size)
+        target = position[labels]
+    weights = sample_weight.astype(numer.dtype, copy=False)
+    if sp.issparse(X):
+        row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        np.add.at(numer, (target[row_of], X.indices), X.data * weights[row_of])
+    else:
+        np.add.at(numer, target, X * weights[:, None])
+    return numer

@@ -159,3 +159,22 @@ def test_prepared_distances_equal_the_plain_ones(dtype, sparse):
         got = prepared(rows)
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, sq_distances(rows, B))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("unit", [True, False])
+def test_sparse_update_adds_like_the_dense_kernel(dtype, unit):
+    rng = np.random.RandomState(6)
+    batch = (rng.rand(500, 300) * (rng.rand(500, 300) < 0.1)).astype(dtype)
+    centers = rng.rand(9, 300).astype(dtype)
+    labels = rng.randint(0, 8, 500).astype(np.int32)  # center 8 receives nothing
+    w = np.ones(500) if unit else rng.uniform(0.5, 2, 500)
+    results = []
+    for X in (batch, sp.csr_matrix(batch)):
+        new = np.empty_like(centers)
+        sums = np.arange(9, dtype=dtype)
+        K.minibatch_update(X, w.astype(dtype), centers, new, sums, labels)
+        results.append((new, sums))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_array_equal(results[0][0][8], centers[8])
