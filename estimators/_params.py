@@ -9,7 +9,7 @@ written here instead of imported because scikit-learn keeps those helpers privat
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Integral, Number
 
 import numpy as np
 import scipy.sparse as sp
@@ -142,7 +142,7 @@ def check_sample_weight(sample_weight, n_samples: int, dtype) -> np.ndarray:
     """
     if sample_weight is None:
         weights = np.ones(n_samples, dtype=dtype)
-    elif isinstance(sample_weight, Real):
+    elif isinstance(sample_weight, Number):
         weights = np.full(n_samples, sample_weight, dtype=dtype)
     else:
         weights = check_array(
