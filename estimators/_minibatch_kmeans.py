@@ -47,23 +47,6 @@ from ._threads import block_pool, single_blas_thread
 
 # Rows below which a whole-data pass runs on the calling thread (thread hand-off costs more).
 PARALLEL_MIN_ROWS = 20_000
-# Batch cells (rows x features) from which a mini-batch step is shared by two threads.
-PARALLEL_STEP_CELLS = 1 << 19
-
-
-def _by_halves(pool, X, kernel, *args, **kwargs) -> np.ndarray:
-    """``kernel(X, *args)`` for a row-wise kernel, the two halves of X run in ``pool``.
-
-    Row-indexed array arguments (labels) are split the same way; results are joined.
-    """
-    mid = X.shape[0] // 2
-
-    def half(part: slice):
-        rest = [a[part] if isinstance(a, np.ndarray) and a.ndim == 1 else a for a in args]
-        return kernel(X[part], *rest, **kwargs)
-
-    first, second = pool.map(half, [slice(0, mid), slice(mid, None)])
-    return np.concatenate([first, second])
 
 
 class MiniBatchKMeans(
@@ -134,27 +117,17 @@ class MiniBatchKMeans(
     # ---------------------------------------------------------------- the mini-batch step
 
     def _step(
-        self,
-        X,
-        sample_weight,
-        centers,
-        centers_new,
-        rng,
-        scratch=False,
-        unit_weight=False,
-        pool=None,
+        self, X, sample_weight, centers, centers_new, rng, scratch=False, unit_weight=False
     ) -> float:
         """One mini-batch update; returns the batch inertia measured before the update.
 
         With ``scratch`` the dense batch X belongs to the caller's loop and may be
-        overwritten; ``unit_weight`` says every weight is 1 (multiplying by it is skipped);
-        with ``pool`` (dense X) the labelling and the distances run on two halves of the
-        batch at once (row by row, so the results are the same).
+        overwritten; ``unit_weight`` says every weight is 1 (multiplying by it is skipped).
         """
         # Decided before the update, on the counts as they stand (empty centers included).
         reassign = self._due_for_reassignment()
         cs = K.Centers(centers)
-        labels = K.assign(X, cs) if pool is None else _by_halves(pool, X, K.assign, cs)
+        labels = K.assign(X, cs)
         # In place only when the old centers survive the update (centers_new is apart).
         in_place = scratch and centers_new is not centers
         if not in_place:
@@ -164,10 +137,7 @@ class MiniBatchKMeans(
             self._reassign(X, centers_new, rng)
         if in_place:
             # The batch is not needed any more: measure the inertia in its rows.
-            if pool is None:
-                terms = K.sq_dist_to_assigned(X, cs, labels, overwrite=True)
-            else:
-                terms = _by_halves(pool, X, K.sq_dist_to_assigned, cs, labels, overwrite=True)
+            terms = K.sq_dist_to_assigned(X, cs, labels, overwrite=True)
         if not unit_weight:
             terms *= sample_weight
         return K.ordered_sum(terms, self._n_parts)
@@ -269,18 +239,13 @@ class MiniBatchKMeans(
         # Batches are drawn by weight, so each drawn row then counts once.
         ones = np.ones(batch_size, dtype=X.dtype)
         dense = not sp.issparse(X)
-        # Large dense batches: two threads share each step's labelling and distances.
-        big = dense and batch_size * X.shape[1] >= PARALLEL_STEP_CELLS
-        pool = block_pool() if big else None
         spare = np.empty_like(centers)
         step = 0
         while step < n_steps:
             rows = sampler.draw(batch_size, rng)
             # take() without out=: numpy's out= path is several times slower.
             batch = X.take(rows, axis=0) if dense else X[rows]
-            inertia = self._step(
-                batch, ones, centers, spare, rng, scratch=dense, unit_weight=True, pool=pool
-            )
+            inertia = self._step(batch, ones, centers, spare, rng, scratch=dense, unit_weight=True)
             shift = np.sum((spare - centers) ** 2) if self._tol > 0.0 else 0
             centers, spare = spare, centers
             step += 1

@@ -236,13 +236,3 @@ def test_single_step_fit_without_labels_reports_an_inertia(blobs):
     assert model.n_steps_ == 1
     direct = ((X - model.cluster_centers_[model.predict(X)]) ** 2).sum()
     assert 0 < model.inertia_ < 10 * direct
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-def test_steps_shared_by_two_threads_match(blobs, dtype, monkeypatch):
-    from estimators import _minibatch_kmeans
-
-    monkeypatch.setattr(_minibatch_kmeans, "PARALLEL_STEP_CELLS", 0)
-    X = blobs.astype(dtype)
-    ours, ref = fit_both(X, n_clusters=6, batch_size=301, random_state=0, reassignment_ratio=0.3)
-    assert_same_fit(ours, ref, dtype)
