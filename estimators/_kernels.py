@@ -5,8 +5,10 @@ arrays are C-contiguous and share one floating dtype (float32 or float64), calle
 ``dtype`` below; sparse matrices are CSR with that dtype. Shapes use n (samples),
 d (features) and k (centers).
 
-The floating-point recipes mirror scikit-learn's so that, for the same random state, the
-same samples are drawn and the same labels come out (see tests/estimators/test_parity.py).
+The floating-point recipes follow scikit-learn's k-means kernels (BSD-3-Clause): the
+running-mean center update, the ranking of centers by ``|c|^2 - 2 x.c``, and the order in
+which squared distances and inertias are added. So, for the same random state, the same
+labels, centers and inertias come out to the last bit (tests/estimators/test_parity.py).
 """
 
 from __future__ import annotations
@@ -25,88 +27,6 @@ BLOCK_CELLS = 1 << 19
 
 # Elements per temporary in row-group loops (64K float64 = 512 KiB, well inside L2).
 CACHE_CELLS = 1 << 16
-
-
-def row_sq_norms(X) -> np.ndarray:
-    """Squared L2 norm of each row; dense (n, d) or CSR. Returns (n,) of X's dtype."""
-    if sp.issparse(X):
-        sq = X.multiply(X)
-        return np.asarray(sq.sum(axis=1), dtype=X.dtype).ravel()
-    return np.einsum("ij,ij->i", X, X)
-
-
-def sq_distances(A, B, b_sq_norms=None) -> np.ndarray:
-    """Squared euclidean distances between rows of A (m, d) and rows of B (n, d).
-
-    Follows the norm-expansion recipe of ``sklearn.metrics.euclidean_distances``:
-    float64 inputs use ``-2 A.B^T + |a|^2 + |b|^2``; float32 inputs are upcast to float64
-    for the computation (their float32 norms are ignored) and the result cast back. A and
-    B may be dense or CSR. Returns (m, n) of the input dtype, clipped at zero.
-    """
-    if A.dtype == np.float32 or B.dtype == np.float32:
-        A64 = A.astype(np.float64)
-        B64 = B.astype(np.float64)
-        out = _expand(A64, B64, row_sq_norms(A64), row_sq_norms(B64))
-        out = out.astype(np.float32)
-    else:
-        if b_sq_norms is None:
-            b_sq_norms = row_sq_norms(B)
-        out = _expand(A, B, row_sq_norms(A), b_sq_norms)
-    np.maximum(out, 0, out=out)
-    return out
-
-
-def _expand(A, B, a_sq, b_sq) -> np.ndarray:
-    dots = A @ B.T
-    if sp.issparse(dots):
-        dots = dots.toarray()
-    dots = np.asarray(dots)
-    out = -2 * dots
-    out += a_sq[:, None]
-    out += b_sq[None, :]
-    return out
-
-
-def kmeans_plusplus(X, n_clusters: int, x_sq_norms, sample_weight, rng, n_local_trials=None):
-    """Greedy k-means++ seeding.
-
-    X: (n, d) dense or CSR; x_sq_norms: (n,); sample_weight: (n,) dtype; rng: RandomState.
-    Each new center is the best (lowest potential) of ``2 + log(k)`` candidates drawn with
-    probability proportional to weight times squared distance to the nearest chosen center.
-    The random draws are made in the same order and with the same calls as scikit-learn's
-    ``kmeans_plusplus``. Returns centers (k, d) dense of X's dtype.
-    """
-    n_samples, n_features = X.shape
-    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
-
-    first = rng.choice(n_samples, p=sample_weight / sample_weight.sum())
-    centers[0] = _dense_row(X, first)
-    closest = sq_distances(centers[0:1], X, x_sq_norms)[0]
-    potential = closest @ sample_weight
-
-    for c in range(1, n_clusters):
-        targets = rng.uniform(size=n_local_trials) * potential
-        candidates = np.searchsorted(np.cumsum(sample_weight * closest), targets)
-        # Rounding in the cumulative sum can put a target just past the last bin.
-        np.clip(candidates, None, closest.size - 1, out=candidates)
-        cand_dist = sq_distances(_rows(X, candidates), X, x_sq_norms)
-        np.minimum(closest, cand_dist, out=cand_dist)
-        cand_pot = cand_dist @ sample_weight.reshape(-1, 1)
-        best = int(np.argmin(cand_pot))
-        potential = cand_pot[best]
-        closest = cand_dist[best]
-        centers[c] = _dense_row(X, candidates[best])
-    return centers
-
-
-def _rows(X, idx):
-    return X[idx] if sp.issparse(X) else np.take(X, idx, axis=0)
-
-
-def _dense_row(X, i):
-    return X[[i]].toarray()[0] if sp.issparse(X) else X[i]
 
 
 class Centers:
@@ -144,14 +64,17 @@ def assign_and_measure(X, cs: Centers):
     """``assign`` plus each row's squared distance to its center via the norm expansion
     ``|x|^2 + (|c|^2 - 2 x.c)``, reusing the scores already computed for the ranking.
 
-    One extra pass over X instead of five, for whole-dataset passes over dense float64
-    data, where the expansion is accurate to ~1e-15 relative per row. Returns
+    One extra pass over X instead of five, for whole-dataset passes over float64 data
+    (dense or CSR), where the expansion is accurate to ~1e-15 relative per row. Returns
     ((n,) int32 labels, (n,) float64 squared distances).
     """
     scores = _scores(X, cs)
     labels = scores.argmin(axis=1)
     dist = np.take_along_axis(scores, labels[:, None], axis=1)[:, 0]
-    dist += np.einsum("ij,ij->i", X, X)
+    if sp.issparse(X):
+        dist += np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    else:
+        dist += np.einsum("ij,ij->i", X, X)
     np.maximum(dist, 0, out=dist)
     return labels.astype(np.int32, copy=False), dist
 
@@ -224,7 +147,7 @@ def labels_inertia(
 ):
     """Nearest-center labels (n,) int32 and weighted inertia for a whole dataset.
 
-    With ``expansion`` (dense float64 only) distances come from ``assign_and_measure``:
+    With ``expansion`` (float64, dense or CSR) distances come from ``assign_and_measure``:
     faster, and equal to the direct differences to ~1e-15 relative rather than bit for bit.
 
     Works block by block so that temporary memory stays bounded for any n; with ``pool``
@@ -233,7 +156,7 @@ def labels_inertia(
     """
     n = X.shape[0]
     cs = Centers(centers)
-    fast = expansion and X.dtype == np.float64 and not sp.issparse(X)
+    fast = expansion and X.dtype == np.float64
     labels = np.empty(n, dtype=np.int32)
     terms = np.empty(n, dtype=X.dtype) if return_inertia else None
     step = max(256, BLOCK_CELLS // centers.shape[0])
@@ -297,11 +220,11 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
     weight per center, updated in place; labels: (b,) int32 assignment of the batch. The
     effective per-center learning rate is (batch weight) / (total weight seen).
 
-    The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``. A sparse
-    (m, b) selector holds, for each of the m centers that received points, its points in
-    batch order; its product with X is accumulated onto ``c * w_c``. That is the order
+    The new center is ``(c * w_c + sum of w_i x_i) / (w_c + sum of w_i)``, the points
+    added onto ``c * w_c`` one after another in batch order. That is the order
     scikit-learn's kernel adds in, so the centers agree to the last bit in float64 and
-    float32 alike.
+    float32 alike. Dense batches use scipy's CSR kernel with a selector listing each
+    center's points in batch order; CSR batches use ``_added_in_order``.
     """
     k = centers.shape[0]
     dtype = centers.dtype
@@ -317,16 +240,16 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
         centers_new[still] = centers[still]
         counts = counts[moved]
         wsum = wsum[moved]
-    indptr = np.zeros(counts.size + 1, dtype=np.intp)
-    np.cumsum(counts, out=indptr[1:])
-    # Stable sorts of 8- and 16-bit integers are radix sorts: much faster than int32's.
-    small = np.uint8 if k <= 256 else np.uint16 if k <= 65536 else labels.dtype
-    order = labels.astype(small, copy=False).argsort(kind="stable")
     old_weight = weight_sums[moved]
-    member_w = sample_weight[order].astype(dtype, copy=False)
     if sp.issparse(X) or _csr_matvecs is None:
-        numer = _sparse_numerators(X, centers[moved], old_weight, indptr, order, member_w)
+        numer = _added_in_order(X, centers[moved], old_weight, labels, moved, sample_weight)
     else:
+        indptr = np.zeros(counts.size + 1, dtype=np.intp)
+        np.cumsum(counts, out=indptr[1:])
+        # Stable sorts of 8- and 16-bit integers are radix sorts: much faster than int32's.
+        small = np.uint8 if k <= 256 else np.uint16 if k <= 65536 else labels.dtype
+        order = labels.astype(small, copy=False).argsort(kind="stable")
+        member_w = sample_weight[order].astype(dtype, copy=False)
         numer = centers[moved] * old_weight[:, None]
         # scipy's CSR kernel accumulates onto ``numer`` row by row in entry order.
         m = indptr.size - 1
@@ -337,108 +260,24 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
     weight_sums[moved] = totals
 
 
-def _sparse_numerators(X, heads, head_w, indptr, order, member_w) -> np.ndarray:
-    """``heads * head_w + (members of each center, in batch order)`` via public scipy.
+def _added_in_order(X, heads, head_w, labels, moved, sample_weight) -> np.ndarray:
+    """``heads * head_w`` plus each batch row's weighted values added onto its center's
+    row, one row after another in batch order: the order of the kernel path.
 
-    For CSR X (or a scipy without the raw kernel): the old centers are appended to the
-    batch as extra rows, and each selector row lists its center first and then its
-    members, so the one product adds in the same order as the dense path.
+    For CSR X (entry by entry, in storage order) and for a scipy without the raw kernel.
+    ``np.add.at`` applies its additions in the order given, so each cell receives them
+    in batch order.
     """
-    m = heads.shape[0]
-    b = X.shape[0]
-    stacked = sp.vstack([sp.csr_matrix(X), sp.csr_matrix(heads)], format="csr")
-    row_ptr = indptr + np.arange(m + 1)
-    first = row_ptr[:-1]
-    is_member = np.ones(b + m, dtype=bool)
-    is_member[first] = False
-    cols = np.empty(b + m, dtype=np.intp)
-    vals = np.empty(b + m, dtype=heads.dtype)
-    cols[first] = b + np.arange(m)
-    vals[first] = head_w
-    cols[is_member] = order
-    vals[is_member] = member_w
-    product = sp.csr_array((vals, cols, row_ptr), shape=(m, b + m)) @ stacked
-    product = product.toarray() if sp.issparse(product) else product
-    return np.asarray(product, dtype=heads.dtype)
-
-
-class BatchSampler:
-    """Draws mini-batch indices with replacement, with probability ``normalized_weight``.
-
-    Consumes the generator exactly as ``RandomState.choice(n, b, p=normalized_weight)``
-    does (one ``random_sample(b)``) and returns the same indices, but without rebuilding
-    an n-long cumulative sum on every call: the CDF is built once, so a draw costs
-    O(b log n), and once as many samples have been drawn as there are rows, a guide table
-    (the CDF's position at each 1/n step of [0, 1]) narrows each search to a few entries,
-    making a draw O(b) (with uniform weights each search is left with about three entries).
-    The checks raise the errors ``choice`` raises.
-    """
-
-    # Largest span of CDF entries resolved by vectorised stepping; wider ones use a search.
-    MAX_STEPS = 12
-    # Below this many rows the CDF fits in cache and plain searches are as fast.
-    GUIDE_MIN_ROWS = 1 << 16
-
-    def __init__(self, normalized_weight):
-        given = np.asarray(normalized_weight)
-        p = given.astype(np.float64)
-        total = p.sum()
-        if np.isnan(total):
-            raise ValueError("probabilities contain NaN")
-        if (p < 0).any():
-            raise ValueError("probabilities are not non-negative")
-        atol = max(np.sqrt(np.finfo(np.float64).eps), np.sqrt(np.finfo(given.dtype).eps))
-        if abs(total - 1.0) > atol:
-            raise ValueError("probabilities do not sum to 1")
-        self.cdf = np.cumsum(p)
-        self.cdf /= self.cdf[-1]
-        self._guide = None
-        self._drawn = 0
-
-    def draw(self, batch_size: int, rng) -> np.ndarray:
-        """(b,) intp indices; the same as ``rng.choice(n, b, p=...)`` would return."""
-        u = rng.random_sample(batch_size)
-        if self._guide is None:
-            self._drawn += batch_size
-            n = self.cdf.size
-            # The guide costs about as much as 10-30 searched batches (measured for n from
-            # 1e5 to 1e6): build it once the searches have cost about that much, so a fit
-            # pays at most twice the better of the two choices.
-            if n < self.GUIDE_MIN_ROWS or self._drawn < n // 32:
-                return self._search(u)
-            self._build_guide()
-        return self._guided(u)
-
-    def _search(self, u) -> np.ndarray:
-        # Searching in sorted order lets each search start where the last one ended.
-        order = u.argsort()
-        idx = np.empty(u.size, dtype=np.intp)
-        idx[order] = self.cdf.searchsorted(u[order], side="right")
-        return idx
-
-    def _build_guide(self) -> None:
-        # guide[j] = number of CDF entries whose cell floor(cdf * n) is below j.
-        n = self.cdf.size
-        cells = np.minimum((self.cdf * n).astype(np.intp), n)
-        self._guide = np.zeros(n + 2, dtype=np.intp)
-        np.cumsum(np.bincount(cells, minlength=n + 1), out=self._guide[1:])
-
-    def _guided(self, u) -> np.ndarray:
-        cdf, guide = self.cdf, self._guide
-        n = cdf.size
-        cell = np.minimum((u * n).astype(np.intp), n - 1)
-        # The answer, searchsorted(cdf, u, 'right'), lies between these bounds: one cell
-        # of slack on each side covers rounding in u * n and in cdf * n (an entry counted
-        # in guide[c - 1] has cdf * n < c - 1 + eps < u * n; one at or below u has
-        # cdf * n < c + 1 + eps, so it sits in a cell up to c + 1 and guide[c + 2] counts it).
-        lo = guide[np.maximum(cell - 1, 0)]
-        hi = guide[np.minimum(cell + 2, n + 1)]
-        span = hi - lo
-        idx = lo.copy()
-        last = n - 1
-        for _ in range(int(np.minimum(span, self.MAX_STEPS).max(initial=0))):
-            idx += (idx < hi) & (cdf[np.minimum(idx, last)] <= u)
-        wide = span > self.MAX_STEPS
-        if wide.any():
-            idx[wide] = cdf.searchsorted(u[wide], side="right")
-        return idx
+    numer = heads * head_w[:, None]
+    target = labels
+    if not isinstance(moved, slice):  # rows of ``numer`` are the moved centers only
+        position = np.zeros(int(labels.max(initial=0)) + 1, dtype=np.intp)
+        position[moved] = np.arange(moved.size)
+        target = position[labels]
+    weights = sample_weight.astype(numer.dtype, copy=False)
+    if sp.issparse(X):
+        row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        np.add.at(numer, (target[row_of], X.indices), X.data * weights[row_of])
+    else:
+        np.add.at(numer, target, X * weights[:, None])
+    return numer

@@ -1,15 +1,18 @@
 """MiniBatchKMeans written in NumPy, a drop-in for ``sklearn.cluster.MiniBatchKMeans``.
 
-The estimator validates input and options with scikit-learn's own utilities (so errors and
-warnings read the same), then runs the kernels in ``_kernels``. It consumes the random
-state in scikit-learn's order, which makes results match for the same integer
-``random_state``; the speed comes from sampling batches in O(batch log n) instead of O(n),
-and from doing the per-step work with a handful of vectorised calls.
+Follows scikit-learn's MiniBatchKMeans (BSD-3-Clause) step by step where results depend
+on it: the order in which the random state is consumed, how n_init, init_size and the
+batch size are settled, the choice among initial candidates, the rule that moves
+under-used centers onto random batch points (reassignment), and the warning and verbose
+texts, kept word for word. That makes results match scikit-learn's for the same integer
+``random_state``. Options are checked by ``_params``; input checks, sizes and initial
+centers are settled in ``_setup``; the numerical work is in ``_kernels``. The speed comes from
+sampling batches in O(batch) instead of O(n) (``_sampling``) and from doing each step
+with a handful of vectorised calls.
 """
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,41 +22,42 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     ClusterMixin,
     TransformerMixin,
-    _fit_context,
 )
-from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels as K
+from ._distances import sq_distances
 from ._kmeans_io import KMeansIO
+from ._params import (
+    ARRAY_LIKE,
+    BOOLEAN,
+    CALLABLE,
+    NONE,
+    RANDOM_STATE,
+    VERBOSE,
+    Interval,
+    OneOf,
+    check_params,
+    check_sample_weight,
+)
 from ._progress import Reporter
+from ._sampling import BatchSampler
+from ._setup import FitSetup
 from ._stopping import EarlyStopping
-from ._threads import block_pool, effective_threads, single_blas_thread
+from ._threads import block_pool, single_blas_thread
 
 # Rows below which a whole-data pass runs on the calling thread (thread hand-off costs more).
 PARALLEL_MIN_ROWS = 20_000
 
 
-def _is_array_init(init) -> bool:
-    return not isinstance(init, str) and not callable(init) and np.ndim(init) > 0
-
-
-def _variance_tolerance(X, tol: float) -> float:
-    """``tol`` scaled by the mean per-feature variance, as scikit-learn defines it."""
-    if tol == 0:
-        return 0
-    if sp.issparse(X):
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        sq_mean = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-        variances = sq_mean - mean**2
-    else:
-        variances = np.var(X, axis=0)
-    return np.mean(variances) * tol
-
-
 class MiniBatchKMeans(
-    KMeansIO, ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+    KMeansIO,
+    FitSetup,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ClusterMixin,
+    BaseEstimator,
 ):
     """Mini-batch k-means clustering.
 
@@ -74,18 +78,18 @@ class MiniBatchKMeans(
     """
 
     _parameter_constraints: dict = {
-        "n_clusters": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
-        "n_init": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "random_state": ["random_state"],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "compute_labels": ["boolean"],
-        "max_no_improvement": [Interval(Integral, 0, None, closed="left"), None],
-        "init_size": [Interval(Integral, 1, None, closed="left"), None],
-        "reassignment_ratio": [Interval(Real, 0, None, closed="left")],
+        "n_clusters": [Interval(Integral, 1, None, "left")],
+        "init": [OneOf({"k-means++", "random"}), CALLABLE, ARRAY_LIKE],
+        "n_init": [OneOf({"auto"}), Interval(Integral, 1, None, "left")],
+        "max_iter": [Interval(Integral, 1, None, "left")],
+        "tol": [Interval(Real, 0, None, "left")],
+        "verbose": [VERBOSE],
+        "random_state": [RANDOM_STATE],
+        "batch_size": [Interval(Integral, 1, None, "left")],
+        "compute_labels": [BOOLEAN],
+        "max_no_improvement": [Interval(Integral, 0, None, "left"), NONE],
+        "init_size": [Interval(Integral, 1, None, "left"), NONE],
+        "reassignment_ratio": [Interval(Real, 0, None, "left")],
     }
 
     def __init__(
@@ -116,111 +120,6 @@ class MiniBatchKMeans(
         self.init_size = init_size
         self.n_init = n_init
         self.reassignment_ratio = reassignment_ratio
-
-    # ------------------------------------------------------------------ set-up helpers
-
-    def _resolve_sizes(self, X) -> None:
-        """Settle the options that depend on the data: _tol, _n_init, _batch_size, _init_size."""
-        n_samples, k = X.shape[0], self.n_clusters
-        if n_samples < k:
-            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={k}.")
-        self._tol = _variance_tolerance(X, self.tol)
-        self._n_parts = effective_threads()
-        self._n_init = self._resolve_n_init()
-        self._batch_size = min(self.batch_size, n_samples)
-        self._init_size = min(self._resolve_init_size(), n_samples)
-
-    def _resolve_n_init(self) -> int:
-        explicit = _is_array_init(self.init)
-        if self.n_init != "auto":
-            runs = self.n_init
-        elif explicit or (isinstance(self.init, str) and self.init == "k-means++"):
-            runs = 1
-        else:  # 'random' or a callable: cheap, noisy starts, so take the best of three
-            runs = 3
-        if explicit and runs != 1:
-            warnings.warn(
-                "Explicit initial center position passed: performing only one init in "
-                f"{type(self).__name__} instead of n_init={runs}.",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            runs = 1
-        return runs
-
-    def _resolve_init_size(self) -> int:
-        k = self.n_clusters
-        if self.init_size is None:
-            # Three batches' worth of rows; three rows per center if that is too few.
-            return 3 * self._batch_size if 3 * self._batch_size >= k else 3 * k
-        if self.init_size < k:
-            warnings.warn(
-                f"init_size={self.init_size} should be larger than n_clusters={k}. "
-                "Setting it to min(3*n_clusters, n_samples)",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            return 3 * k
-        return self.init_size
-
-    def _check_center_shape(self, X, centers) -> None:
-        if centers.shape[0] != self.n_clusters:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not match "
-                f"the number of clusters {self.n_clusters}."
-            )
-        if centers.shape[1] != X.shape[1]:
-            raise ValueError(
-                f"The shape of the initial centers {centers.shape} does not match "
-                f"the number of features of the data {X.shape[1]}."
-            )
-
-    def _checked_init(self, X):
-        """The ``init`` option, with an explicit array converted and shape-checked."""
-        init = self.init
-        if _is_array_init(init):
-            init = check_array(init, dtype=X.dtype, copy=True, order="C")
-            self._check_center_shape(X, init)
-        return init
-
-    def _initial_centers(self, X, init, rng, sample_weight):
-        """One candidate set of initial centers, drawn from an ``_init_size`` subset of X."""
-        n_samples = X.shape[0]
-        if self._init_size < n_samples:
-            picked = rng.randint(0, n_samples, self._init_size)
-            X = X[picked]
-            sample_weight = sample_weight[picked]
-            n_samples = X.shape[0]
-        if isinstance(init, str) and init == "k-means++":
-            centers = K.kmeans_plusplus(X, self.n_clusters, K.row_sq_norms(X), sample_weight, rng)
-        elif isinstance(init, str) and init == "random":
-            seeds = rng.choice(
-                n_samples,
-                size=self.n_clusters,
-                replace=False,
-                p=sample_weight / sample_weight.sum(),
-            )
-            centers = X[seeds]
-        elif callable(init):
-            centers = init(X, self.n_clusters, random_state=rng)
-            centers = check_array(centers, dtype=X.dtype, copy=False, order="C")
-            self._check_center_shape(X, centers)
-        else:
-            centers = init
-        if sp.issparse(centers):
-            centers = centers.toarray()
-        return np.ascontiguousarray(centers)
-
-    def _validate_X(self, X, reset: bool):
-        return validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            accept_large_sparse=False,
-            reset=reset,
-        )
 
     # ---------------------------------------------------------------- the mini-batch step
 
@@ -283,9 +182,13 @@ class MiniBatchKMeans(
         # Not reset to zero, or they would be reassigned again at once.
         counts[lonely] = counts[~lonely].min()
 
+    def _validate_params(self) -> None:
+        """Check the options against ``_parameter_constraints`` with our own checker
+        (scikit-learn's private one does not know our constraint types)."""
+        check_params(self, self._parameter_constraints)
+
     # ----------------------------------------------------------------------- public API
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Compute cluster centers from mini-batches drawn from X.
 
@@ -301,10 +204,11 @@ class MiniBatchKMeans(
         -------
         self : MiniBatchKMeans
         """
+        self._validate_params()
         X = self._validate_X(X, reset=True)
         self._resolve_sizes(X)
         rng = check_random_state(self.random_state)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         # One BLAS thread throughout: the products are small or split into blocks by us,
         # and BLAS threads left spinning after a call slow down whatever runs next
         # (measured: a scikit-learn fit run right after ours took 1.5-2x longer).
@@ -330,23 +234,6 @@ class MiniBatchKMeans(
             self.inertia_ = mean * np.sum(sample_weight)
         return self
 
-    def _best_initial_centers(self, X, sample_weight, init, rng):
-        """The best of ``_n_init`` candidate center sets, judged on one random subset."""
-        judge_rows = rng.randint(0, X.shape[0], self._init_size)
-        X_judge = X[judge_rows]
-        w_judge = sample_weight[judge_rows]
-        best, best_inertia = None, None
-        for attempt in range(1, self._n_init + 1):
-            if self.verbose:
-                print(f"Init {attempt}/{self._n_init} with method {init}")
-            candidate = self._initial_centers(X, init, rng, sample_weight)
-            _, inertia = self._labels_inertia(X_judge, w_judge, candidate)
-            if self.verbose:
-                print(f"Inertia for init {attempt}/{self._n_init}: {inertia}")
-            if best is None or inertia < best_inertia:
-                best, best_inertia = candidate, inertia
-        return best
-
     def _descend(self, X, sample_weight, centers, rng):
         """The mini-batch loop; returns (centers, steps taken, the EarlyStopping used)."""
         n_samples = X.shape[0]
@@ -360,7 +247,7 @@ class MiniBatchKMeans(
             patience=self.max_no_improvement,
             verbose=bool(self.verbose),
         )
-        sampler = K.BatchSampler(sample_weight / np.sum(sample_weight))
+        sampler = BatchSampler(sample_weight / np.sum(sample_weight))
         reporter = Reporter(n_steps, batch_size / n_samples)
         # Batches are drawn by weight, so each drawn row then counts once.
         ones = np.ones(batch_size, dtype=X.dtype)
@@ -382,7 +269,6 @@ class MiniBatchKMeans(
                 break
         return centers, step, stopper
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centers with one mini-batch X.
 
@@ -399,11 +285,13 @@ class MiniBatchKMeans(
         self : MiniBatchKMeans
         """
         first_call = not hasattr(self, "cluster_centers_")
+        if first_call:  # later calls keep the options the first one checked
+            self._validate_params()
         X = self._validate_X(X, reset=first_call)
         if not hasattr(self, "_rng"):
             self._rng = check_random_state(self.random_state)
         rng = self._rng
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         self.n_steps_ = getattr(self, "n_steps_", 0)
 
         if first_call:
@@ -451,13 +339,19 @@ class MiniBatchKMeans(
         return self._distances(self._validate_X(X, reset=False))
 
     def _distances(self, X):
-        return np.sqrt(K.sq_distances(X, self.cluster_centers_))
+        sq = sq_distances(X, self.cluster_centers_)
+        if X is self.cluster_centers_:
+            # Each center's distance to itself is exactly 0, as in scikit-learn, which
+            # zeroes the diagonal when both sides are the same array; the norm expansion
+            # leaves a rounding residue there.
+            np.fill_diagonal(sq, 0)
+        return np.sqrt(sq, out=sq)
 
     def score(self, X, y=None, sample_weight=None):
         """Negative inertia of X under the fitted centers (higher is better)."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         _, inertia = self._labels_inertia(X, sample_weight, self.cluster_centers_)
         return -inertia
 

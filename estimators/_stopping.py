@@ -4,7 +4,11 @@ Batch inertias are noisy, so progress is judged on an exponentially weighted ave
 them (weight ``2 b / (n + 1)`` per step, capped at 1), and the fit stops when that average
 has not reached a new low for ``patience`` steps, or when the centers moved by at most
 ``center_tol`` (squared, summed) in one step. The first step is skipped: it measures the
-initial centers, not progress. Progress lines match scikit-learn's ``verbose`` output.
+initial centers, not progress.
+
+This is scikit-learn's MiniBatchKMeans early-stopping rule (BSD-3-Clause), followed step
+by step, and its ``verbose`` progress lines are kept word for word, so that fits stop at
+the same step and print the same lines.
 """
 
 from __future__ import annotations

@@ -11,19 +11,47 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import joblib
 from threadpoolctl import ThreadpoolController
-
-try:  # how many threads scikit-learn's OpenMP kernels split their sums across
-    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads as effective_threads
-except ImportError:  # pragma: no cover - a future scikit-learn layout
-
-    def effective_threads() -> int:
-        return os.cpu_count() or 1
-
 
 _lock = threading.Lock()
 _controller: ThreadpoolController | None = None
 _pool: ThreadPoolExecutor | None = None
+_physical_cores: int | None = None
+
+
+def _threadpools() -> ThreadpoolController:
+    global _controller
+    with _lock:
+        if _controller is None:
+            _controller = ThreadpoolController()
+    return _controller
+
+
+def _omp_max_threads() -> int | None:
+    """``omp_get_max_threads()`` of scikit-learn's OpenMP runtime (or the first one loaded)."""
+    libs = _threadpools().select(user_api="openmp").lib_controllers
+    if not libs:
+        return None
+    preferred = [lib for lib in libs if "scikit_learn" in lib.filepath or "sklearn" in lib.filepath]
+    return (preferred or libs)[0].num_threads
+
+
+def effective_threads() -> int:
+    """How many threads scikit-learn's OpenMP kernels split their sums across.
+
+    The rule of scikit-learn's ``_openmp_effective_n_threads`` (kept private there):
+    the OpenMP thread limit, capped at the physical core count unless OMP_NUM_THREADS
+    is set. Our float32 inertias are summed in that many parts to match its rounding.
+    """
+    global _physical_cores
+    # With no OpenMP runtime loaded, OpenMP's default: one thread per CPU.
+    omp = _omp_max_threads() or os.cpu_count() or 1
+    if os.getenv("OMP_NUM_THREADS"):
+        return omp
+    if _physical_cores is None:
+        _physical_cores = joblib.cpu_count(only_physical_cores=True)
+    return min(omp, _physical_cores)
 
 
 def single_blas_thread():
@@ -33,11 +61,7 @@ def single_blas_thread():
     so overlapping fits in several threads can end with BLAS left at one thread; the
     bridge server sets one thread for good at start-up for that reason.
     """
-    global _controller
-    with _lock:
-        if _controller is None:
-            _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    return _threadpools().limit(limits=1, user_api="blas")
 
 
 def block_pool() -> ThreadPoolExecutor | None:

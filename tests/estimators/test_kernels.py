@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from estimators import _kernels as K
+from estimators._sampling import BatchSampler
 
 
 @pytest.mark.parametrize("n", [1, 7, 1000, 20_011])
@@ -21,7 +22,7 @@ def test_sampler_draws_what_choice_draws(n, weights):
         "one_heavy": np.r_[float(n), np.ones(n - 1)],
     }[weights]
     p = w / w.sum()
-    sampler = K.BatchSampler(p)
+    sampler = BatchSampler(p)
     ours, ref = np.random.RandomState(5), np.random.RandomState(5)
     # Enough draws to pass from plain searches to the guide table.
     sampler.GUIDE_MIN_ROWS = 0  # exercise the guide table at every size
@@ -39,7 +40,7 @@ def test_sampler_rejects_what_choice_rejects():
         (np.array([0.2, 0.2]), "probabilities do not sum to 1"),
     ]:
         with pytest.raises(ValueError, match=message):
-            K.BatchSampler(p)
+            BatchSampler(p)
         with pytest.raises(ValueError, match=message):
             np.random.RandomState(0).choice(p.size, 3, p=p)
 
@@ -95,18 +96,20 @@ def test_minibatch_update_is_a_running_mean():
     np.testing.assert_array_equal(counts, [12.0, 0.0, 35.0])
 
 
-def test_update_without_the_raw_kernel_is_still_exact(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_update_without_the_raw_kernel_is_still_exact(monkeypatch, dtype):
     """The public-scipy fallback of the center update adds in the same order."""
-    from sklearn.cluster import MiniBatchKMeans as Reference
-
     from estimators import MiniBatchKMeans
 
-    X = np.random.RandomState(0).rand(2000, 6).astype(np.float32)
+    X = np.random.RandomState(0).rand(2000, 6).astype(dtype)
+    opts = dict(n_clusters=5, batch_size=100, random_state=0)
+    assert K._csr_matvecs is not None  # the raw kernel is there on every supported scipy
+    raw = MiniBatchKMeans(**opts).fit(X)
     monkeypatch.setattr(K, "_csr_matvecs", None)
-    ours = MiniBatchKMeans(n_clusters=5, batch_size=100, random_state=0).fit(X)
-    ref = Reference(n_clusters=5, batch_size=100, random_state=0).fit(X)
-    assert ours.n_steps_ == ref.n_steps_
-    np.testing.assert_array_equal(ours.cluster_centers_, ref.cluster_centers_)
+    public = MiniBatchKMeans(**opts).fit(X)
+    assert public.n_steps_ == raw.n_steps_
+    np.testing.assert_array_equal(public.cluster_centers_, raw.cluster_centers_)
+    np.testing.assert_array_equal(public.labels_, raw.labels_)
 
 
 def test_single_blas_thread_limits_and_restores():
@@ -121,3 +124,57 @@ def test_single_blas_thread_limits_and_restores():
     with single_blas_thread():
         assert blas_threads() and all(n == 1 for n in blas_threads())
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_row_norms_add_entry_by_entry(dtype):
+    from estimators._distances import row_sq_norms
+
+    rng = np.random.RandomState(4)
+    dense = rng.rand(300, 200) * (rng.rand(300, 200) < rng.rand(300, 1))  # uneven rows
+    X = sp.csr_matrix(dense.astype(dtype))
+    expected = np.zeros(300, dtype=dtype)
+    for i in range(300):
+        for v in X.data[X.indptr[i] : X.indptr[i + 1]]:
+            expected[i] = dtype(expected[i] + v * v)
+    got = row_sq_norms(X)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(row_sq_norms(dense), (dense**2).sum(1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_prepared_distances_equal_the_plain_ones(dtype, sparse):
+    from estimators._distances import DistancesTo, sq_distances
+
+    rng = np.random.RandomState(2)
+    B = rng.rand(400, 300) * (rng.rand(400, 300) < 0.2)
+    A = rng.rand(7, 300) * (rng.rand(7, 300) < 0.2)
+    B, A = B.astype(dtype), A.astype(dtype)
+    if sparse:
+        B = sp.csr_matrix(B)
+    prepared = DistancesTo(B)
+    for rows in (sp.csr_matrix(A) if sparse else A, A):
+        got = prepared(rows)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, sq_distances(rows, B))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("unit", [True, False])
+def test_sparse_update_adds_like_the_dense_kernel(dtype, unit):
+    rng = np.random.RandomState(6)
+    batch = (rng.rand(500, 300) * (rng.rand(500, 300) < 0.1)).astype(dtype)
+    centers = rng.rand(9, 300).astype(dtype)
+    labels = rng.randint(0, 8, 500).astype(np.int32)  # center 8 receives nothing
+    w = np.ones(500) if unit else rng.uniform(0.5, 2, 500)
+    results = []
+    for X in (batch, sp.csr_matrix(batch)):
+        new = np.empty_like(centers)
+        sums = np.arange(9, dtype=dtype)
+        K.minibatch_update(X, w.astype(dtype), centers, new, sums, labels)
+        results.append((new, sums))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_array_equal(results[0][0][8], centers[8])

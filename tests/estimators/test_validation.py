@@ -48,6 +48,17 @@ BAD_OPTIONS = [
     dict(n_init=0),
     dict(n_init="many"),
     dict(reassignment_ratio=-0.5),
+    dict(reassignment_ratio=np.inf),
+    dict(n_clusters=None),
+    dict(n_clusters=np.int64(0)),
+    dict(init=None),
+    dict(verbose=2.0),
+    dict(compute_labels=1),
+    dict(random_state=-1),
+    dict(random_state=2**33),
+    dict(tol=np.nan),
+    dict(tol="0.1"),
+    dict(max_no_improvement=1.5),
 ]
 
 
@@ -105,9 +116,57 @@ BAD_DATA = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_DATA))
+# Messages scikit-learn reworded after its oldest release we support.
+REWORDED = {"all_zero_weights", "weight_2d"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, marks=pytest.mark.sklearn_latest) if case in REWORDED else case
+        for case in sorted(BAD_DATA)
+    ],
+)
 def test_bad_data_rejected_like_sklearn(case):
     assert_same_rejection(BAD_DATA[case])
+
+
+def test_option_errors_are_value_and_type_errors():
+    for options in (dict(n_clusters=0), dict(init="kmeans")):
+        with pytest.raises(ValueError) as caught:
+            MiniBatchKMeans(**options).fit(X)
+        assert isinstance(caught.value, TypeError)
+
+
+def test_accepted_edge_options_like_sklearn():
+    # Booleans of either kind, numpy scalars and a RandomState pass the checks there too.
+    for options in (
+        dict(verbose=False, compute_labels=np.bool_(True)),
+        dict(tol=np.float32(0.0), reassignment_ratio=np.float64(0.02)),
+        dict(random_state=np.random.RandomState(0), n_init=np.int64(2)),
+        dict(max_no_improvement=None, init_size=None),
+    ):
+        for cls in (MiniBatchKMeans, Reference):
+            assert cls(n_clusters=2, **options).fit(X).n_steps_ > 0
+
+
+def test_skip_parameter_validation_setting_is_honoured():
+    import sklearn
+
+    with sklearn.config_context(skip_parameter_validation=True):
+        # n_init=0 would be rejected; unchecked, it leaves no candidate to pick.
+        for cls in (MiniBatchKMeans, Reference):
+            failure = outcome(cls, lambda c: c(n_clusters=2, n_init=0).fit(X))
+            assert failure is not None and "parameter of" not in failure[1]
+
+
+@pytest.mark.sklearn_latest  # compares fits: see test_parity.py
+@pytest.mark.parametrize("weight", [2.5, 3, np.float32(0.5)])
+def test_scalar_sample_weight_like_sklearn(weight):
+    ours = MiniBatchKMeans(n_clusters=3, random_state=0).fit(X, sample_weight=weight)
+    ref = Reference(n_clusters=3, random_state=0).fit(X, sample_weight=weight)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-12)
 
 
 def test_unfitted_error_is_not_fitted_error():
@@ -137,6 +196,7 @@ def test_same_warnings_as_sklearn(options, method):
     assert ours and ours == ref
 
 
+@pytest.mark.sklearn_latest  # compares fits: see test_parity.py
 def test_all_negative_weights_behave_like_sklearn():
     # Normalising by the (negative) total makes every probability positive: accepted.
     weight = -np.ones(60)
