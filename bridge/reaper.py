@@ -23,6 +23,8 @@ def reap(session: Session, operations: Any, stats: Any, lease_seconds: float) ->
         return
     stats.reaped_sessions += 1
     for instance_id in list(session.instances):
+        if not operations.registry.exists(instance_id):
+            continue  # already gone (disposed through another session of its key)
         slot = operations.remove(instance_id)
         for job in operations.scheduler.drop(slot.token):
             operations.settle(job)

@@ -157,6 +157,9 @@ class Registry:
         self._slots[slot.instance_id] = slot
         self._disposed.pop(slot.instance_id, None)
 
+    def exists(self, instance_id: str) -> bool:
+        return instance_id in self._slots
+
     def lookup(self, instance_id: str, user: str | None = None) -> Slot:
         """The slot of ``instance_id`` if ``user`` (the client key, or None without
         CURVE) may reach it; another key's instance is as unknown as a missing one."""

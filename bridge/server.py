@@ -260,7 +260,10 @@ class Server:
         """Timed work: reap expired sessions, give back idle memory."""
         self._next_tick = now + _TICK_MS / 1000
         for session in self.sessions.expired(now):
-            reap(session, self.operations, self.stats, self.sessions.lease_seconds)
+            try:
+                reap(session, self.operations, self.stats, self.sessions.lease_seconds)
+            except Exception:  # housekeeping must never stop the loop
+                log.exception("internal error reaping session %s", session.name)
         if (
             self._release_idle_memory
             and not self._released
@@ -338,7 +341,10 @@ class Server:
             self._account(reply[1], _ERROR_MARK in reply[1][:24])
         job = self.scheduler.finished(token)
         if job is not None:
-            self.operations.settle(job)
+            try:
+                self.operations.settle(job)
+            except Exception:  # accounting must never stop the loop
+                log.exception("internal error settling a finished job")
             self.stats.latency(time.monotonic() - job.received)
 
     def _send(self, parts: list[Any]) -> None:
