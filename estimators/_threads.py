@@ -11,7 +11,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import joblib
+from joblib import cpu_count  # reads no data: allowed by the least-privilege scan
 from threadpoolctl import ThreadpoolController
 
 _lock = threading.Lock()
@@ -50,7 +50,7 @@ def effective_threads() -> int:
     if os.getenv("OMP_NUM_THREADS"):
         return omp
     if _physical_cores is None:
-        _physical_cores = joblib.cpu_count(only_physical_cores=True)
+        _physical_cores = cpu_count(only_physical_cores=True)
     return min(omp, _physical_cores)
 
 
