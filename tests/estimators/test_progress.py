@@ -11,6 +11,7 @@ from estimators import MiniBatchKMeans, progress_callback
 X = np.random.default_rng(0).normal(size=(3_000, 5))
 
 
+@pytest.mark.sklearn_latest  # compares with scikit-learn's own fit
 def test_events_per_step_and_identical_results(capsys):
     events: list[dict] = []
     with progress_callback(events.append):
