@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
 import subprocess
 import sys
 import tarfile
-import time
 import venv
 import zipfile
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 import pytest
 
 from bridge.client import Client
+from bridge.launcher import _read_line
 from estimators import MiniBatchKMeans
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,19 +39,7 @@ def _run(args: list[str], **kwargs: object) -> str:
 
 
 def _ready_line(process: subprocess.Popen[bytes], timeout: float) -> dict[str, object]:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    data = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"\n" not in data:
-            remaining = deadline - time.monotonic()
-            assert remaining > 0, f"no ready line within {timeout} s"
-            if selector.select(remaining):
-                chunk = os.read(process.stdout.fileno(), 4096)
-                assert chunk, f"server exited with {process.wait()} before it was ready"
-                data += chunk
-    return json.loads(data.split(b"\n", 1)[0])
+    return json.loads(_read_line(process, timeout))
 
 
 @pytest.fixture(scope="module")
