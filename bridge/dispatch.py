@@ -24,13 +24,21 @@ from bridge.errors import (
     MissingDependency,
     NotFitted,
 )
-from bridge.frames import Decoder
+from bridge.frames import Decoder, Encoder
+from bridge.protocol import failure, pack_header, success
 from bridge.quoting import clip
 from bridge.registry import Slot
 from bridge.validation import validate
 from schemas import ClassContract, MethodContract
 
-__all__ = ["call_method", "decode_options", "internal_error", "read_attribute", "translate"]
+__all__ = [
+    "call_method",
+    "decode_options",
+    "internal_error",
+    "read_attribute",
+    "replying",
+    "translate",
+]
 
 # Longest message passed on from an exception; scikit-learn's messages can quote input
 # (feature names, values), which a hostile client can make arbitrarily large.
@@ -51,6 +59,8 @@ _ROUTED_METHODS = (
     "transform",
     "inverse_transform",
 )
+# Result types sent as they are (numpy scalars and arrays go through the Encoder).
+_PLAIN = frozenset([type(None), bool, int, float, str])
 _SET_REQUEST = frozenset({"set_fit_request", "set_partial_fit_request", "set_score_request"})
 
 
@@ -88,6 +98,41 @@ def translate(exc: BaseException, *, debug: bool) -> BridgeError:
     if debug and error.traceback is None:
         error.traceback = "".join(traceback.format_exception(exc))
     return error
+
+
+def replying(
+    rid: int,
+    work: Callable[[], Any],
+    *,
+    debug: bool,
+    pack: Callable[[dict[str, Any]], bytes] = pack_header,
+) -> Callable[[], list[Any]]:
+    """Wrap ``work`` so it always yields reply frames, success or error.
+
+    ``pack`` must be safe on the thread that calls the result (the default is).
+    """
+
+    def run() -> list[Any]:
+        try:
+            value = work()
+            if type(value) in _PLAIN:  # most attributes: nothing for the Encoder to do
+                return [pack(success(rid, value))]
+            encoder = Encoder(tables=True)
+            result = encoder.encode(value)
+            return [pack(success(rid, result)), *encoder.buffers]
+        except Exception as exc:
+            error = translate(exc, debug=debug)
+            try:
+                reply = [pack(failure(rid, error.to_wire(debug=debug)))]
+            except Exception as unpackable:  # every request gets a reply, whatever
+                bug = internal_error(unpackable, debug=debug)
+                reply = [pack(failure(rid, bug.to_wire(debug=debug)))]
+            # error -> traceback -> this frame -> error is a cycle that would keep the
+            # request's (possibly huge) arrays alive until the garbage collector runs.
+            del error
+            return reply
+
+    return run
 
 
 def _shares_state(estimator: Any, array: np.ndarray) -> bool:

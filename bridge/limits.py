@@ -52,6 +52,23 @@ class Limits:
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)
 
+    def check_header(self, nbytes: int) -> None:
+        """Refuse a header frame over ``max_header_bytes`` before it is parsed."""
+        if nbytes > self.max_header_bytes:
+            raise ResourceExhausted(
+                f"max_header_bytes={self.max_header_bytes} exceeded: the header frame "
+                f"has {nbytes} bytes (arrays belong in buffer frames)",
+                details=[{"limit": "max_header_bytes", "value": self.max_header_bytes}],
+            )
+
+    def check_frames(self, count: int) -> None:
+        """Refuse a message with more than ``max_frames`` buffer frames."""
+        if count > self.max_frames:
+            raise ResourceExhausted(
+                f"max_frames={self.max_frames} exceeded: the message has {count} buffer frames",
+                details=[{"limit": "max_frames", "value": self.max_frames}],
+            )
+
 
 class MemoryBudget:
     """Bytes held by instances + bytes of pending requests + reserved working memory."""

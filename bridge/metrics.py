@@ -12,9 +12,12 @@ import bisect
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Stats", "serve_metrics"]
+if TYPE_CHECKING:
+    from bridge.operations import Operations
+
+__all__ = ["Stats", "gauges", "serve_metrics"]
 
 # Latency histogram bucket bounds (seconds) for Prometheus.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -102,6 +105,20 @@ class Stats:
         yield latency
         for name, value in self._gauges().items():
             yield GaugeMetricFamily(f"skbridge_{name}", name.replace("_", " "), value=value)
+
+
+def gauges(ops: Operations) -> dict[str, int]:
+    """The current sizes the server reports: held objects, memory, jobs."""
+    return {
+        "instances": len(ops.registry),
+        "datasets": len(ops.datasets),
+        "sessions": len(ops.sessions),
+        "bytes_held": ops.budget.held,
+        "bytes_pending": ops.budget.pending,
+        "bytes_reserved": ops.budget.reserved,
+        "jobs_running": ops.scheduler.running(),
+        "jobs_queued": ops.scheduler.queued(),
+    }
 
 
 def serve_metrics(stats: Stats, port: int, address: str = "127.0.0.1") -> Any:

@@ -28,8 +28,8 @@ from bridge.datasets import Datasets
 from bridge.dispatch import (
     call_method,
     decode_options,
-    internal_error,
     read_attribute,
+    replying,
     translate,
 )
 from bridge.durability import Durability
@@ -40,7 +40,6 @@ from bridge.errors import (
     UnknownAttribute,
     UnknownMethod,
 )
-from bridge.frames import Encoder
 from bridge.limits import Limits, MemoryBudget
 from bridge.protocol import (
     PROTOCOL_VERSION,
@@ -58,9 +57,6 @@ from bridge.sessions import Session, Sessions
 from bridge.workers import INTERIM, Job
 
 __all__ = ["Operations", "Request"]
-
-# Result types sent as they are (numpy scalars and arrays go through the Encoder).
-_PLAIN = frozenset([type(None), bool, int, float, str])
 
 Reply = Callable[[Any, dict[str, Any]], None]
 Send = Callable[[list[Any]], None]
@@ -141,33 +137,8 @@ class Operations(DatasetOperations):
         work: Callable[[], Any],
         pack: Callable[[dict[str, Any]], bytes] = pack_header,
     ) -> Callable[[], list[Any]]:
-        """Wrap ``work`` so it always yields reply frames, success or error.
-
-        ``pack`` must be safe on the thread that calls the result (the default is).
-        """
-        debug = self.debug
-
-        def run() -> list[Any]:
-            try:
-                value = work()
-                if type(value) in _PLAIN:  # most attributes: nothing for the Encoder to do
-                    return [pack(success(rid, value))]
-                encoder = Encoder(tables=True)
-                result = encoder.encode(value)
-                return [pack(success(rid, result)), *encoder.buffers]
-            except Exception as exc:
-                error = translate(exc, debug=debug)
-                try:
-                    reply = [pack(failure(rid, error.to_wire(debug=debug)))]
-                except Exception as unpackable:  # every request gets a reply, whatever
-                    bug = internal_error(unpackable, debug=debug)
-                    reply = [pack(failure(rid, bug.to_wire(debug=debug)))]
-                # error -> traceback -> this frame -> error is a cycle that would keep the
-                # request's (possibly huge) arrays alive until the garbage collector runs.
-                del error
-                return reply
-
-        return run
+        """Wrap ``work`` so it always yields reply frames (see :func:`replying`)."""
+        return replying(rid, work, debug=self.debug, pack=pack)
 
     def _queue(
         self,

@@ -36,10 +36,10 @@ from bridge.classes import CLASSES, Offered
 from bridge.dispatch import internal_error
 from bridge.durability import Durability, restore
 from bridge.endpoints import Endpoint
-from bridge.errors import BridgeError, ProtocolError, ResourceExhausted, error_class
+from bridge.errors import BridgeError, ProtocolError, error_class
 from bridge.limits import Limits, MemoryBudget, default_memory_bytes
 from bridge.memory import release_free_memory
-from bridge.metrics import Stats
+from bridge.metrics import Stats, gauges
 from bridge.model_ops import ModelOps
 from bridge.operations import Operations, Request
 from bridge.protocol import (
@@ -109,7 +109,7 @@ class Server:
         self.registry = Registry(classes)
         self.sessions = Sessions(limits.lease_seconds)
         self.budget = MemoryBudget(limits.max_memory_bytes or default_memory_bytes())
-        self.stats = Stats(self._gauges)
+        self.stats = Stats(lambda: gauges(self.operations))
         self._context = zmq.Context()
         self._router = self._context.socket(zmq.ROUTER)
         # Bounded queues per peer: a client that floods stops being read (its sender
@@ -272,18 +272,6 @@ class Server:
             release_free_memory()
             self._released = True
 
-    def _gauges(self) -> dict[str, int]:
-        return {
-            "instances": len(self.registry),
-            "datasets": len(self.operations.datasets),
-            "sessions": len(self.sessions),
-            "bytes_held": self.budget.held,
-            "bytes_pending": self.budget.pending,
-            "bytes_reserved": self.budget.reserved,
-            "jobs_running": self.scheduler.running(),
-            "jobs_queued": self.scheduler.queued(),
-        }
-
     def _request(self, identity: bytes) -> None:
         """Receive the rest of a client's message and handle it.
 
@@ -371,13 +359,7 @@ class Server:
         try:
             if raw_header is None:
                 raise ProtocolError("empty message: expected a header frame")
-            limits = self.limits
-            if len(raw_header) > limits.max_header_bytes:
-                raise ResourceExhausted(
-                    f"max_header_bytes={limits.max_header_bytes} exceeded: the header frame "
-                    f"has {len(raw_header)} bytes (arrays belong in buffer frames)",
-                    details=[{"limit": "max_header_bytes", "value": limits.max_header_bytes}],
-                )
+            self.limits.check_header(len(raw_header))
             header = unpack_header(raw_header, self._unpack)
             rid = request_id(header)  # known before the checks, so errors can carry it
             op = check_request(header, rid)
@@ -385,12 +367,7 @@ class Server:
             if frames:
                 if op not in self._with_buffers:
                     raise ProtocolError(f"'{op}' takes no buffer frames, got {len(frames)}")
-                if len(frames) > limits.max_frames:
-                    raise ResourceExhausted(
-                        f"max_frames={limits.max_frames} exceeded: the message has "
-                        f"{len(frames)} buffer frames",
-                        details=[{"limit": "max_frames", "value": limits.max_frames}],
-                    )
+                self.limits.check_frames(len(frames))
                 buffers = [frame.buffer for frame in frames]
             else:
                 buffers = []
