@@ -169,7 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from bridge.auth import take_shutdown_token
     from bridge.endpoints import resolve_endpoint
-    from bridge.memory import keep_free_memory
+    from bridge.memory import freeze_startup_objects, keep_free_memory
     from bridge.protocol import PROTOCOL_VERSION
     from bridge.server import Server
 
@@ -211,6 +211,7 @@ def _serve(args: argparse.Namespace) -> int:
         server.close()
         return 1
     server.install_signal_handlers()
+    frozen = freeze_startup_objects()
     ready = {"event": "ready", "endpoint": url, "protocol": PROTOCOL_VERSION, "pid": os.getpid()}
     if args.metrics_port is not None:
         from bridge.metrics import serve_metrics
@@ -223,7 +224,7 @@ def _serve(args: argparse.Namespace) -> int:
     # (verbose=1) with print(); point fd 1 and sys.stdout at stderr from now on.
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    log.info("serving on %s (pid %d)", url, os.getpid())
+    log.info("serving on %s (pid %d); %d start-up objects frozen", url, os.getpid(), frozen)
     try:
         server.serve()
     finally:
