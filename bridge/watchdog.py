@@ -3,6 +3,7 @@ its own (see :class:`Watchdog`)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -37,6 +38,14 @@ class Watchdog:
         self.drops = 0
         self._every: float | None = None
         self._stop = threading.Event()
+        # stop() wakes the thread's poll through this pair instead of waiting out a tick.
+        wake = f"inproc://skbridge-watchdog-{os.urandom(8).hex()}"
+        self._waker = context.socket(zmq.PAIR)
+        self._waker.linger = 0
+        self._waker.bind(wake)
+        self._woken = context.socket(zmq.PAIR)
+        self._woken.linger = 0
+        self._woken.connect(wake)
         self._sock = sock = context.socket(zmq.DEALER)
         for option, value in curve.items():
             sock.setsockopt(option, value)
@@ -63,6 +72,7 @@ class Watchdog:
         packer = msgpack.Packer(use_bin_type=True)
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
+        poller.register(self._woken, zmq.POLLIN)
         if monitor is not None:
             poller.register(monitor, zmq.POLLIN)
         next_ping = time.monotonic()
@@ -78,6 +88,8 @@ class Watchdog:
                     next_ping = time.monotonic() + every
                 wait = self._tick if every is None else min(self._tick, every)
                 for ready, _ in poller.poll(int(wait * 1000)):
+                    if ready is self._woken:
+                        return
                     ready.recv_multipart()  # ping replies only prove the server is there
                     if ready is monitor:
                         self.drops += 1
@@ -88,7 +100,13 @@ class Watchdog:
                 sock.disable_monitor()
                 monitor.close(linger=0)
             sock.close(linger=0)
+            self._woken.close()
 
     def stop(self) -> None:
         self._stop.set()
+        try:
+            self._waker.send(b"", zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # the thread has ended already
         self._thread.join(5)
+        self._waker.close()

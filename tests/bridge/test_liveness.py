@@ -80,3 +80,14 @@ def test_heartbeats_cost_small_calls_nothing_visible(ipc_server):
         client.call(km, "fit", X=X)  # longer than several heartbeat intervals
         assert client.get(km, "n_steps_") > 0
         client.dispose(km)
+
+
+def test_close_ends_the_watchdog_thread_at_once(ipc_server):
+    """close() wakes the watchdog's poll: with a 60 s heartbeat its thread would otherwise
+    sleep past close()'s 5 s join and outlive the client."""
+    client = Client(ipc_server.endpoint, timeout=scaled(60), heartbeat=60)
+    thread = client._watchdog._thread
+    assert client.ping()["pong"]
+    assert thread.is_alive()
+    client.close()
+    assert not thread.is_alive()
