@@ -68,8 +68,12 @@ class InstanceActor:
         debug: bool = False,
     ) -> None:
         """``where``: this process's node (filled in by the gateway's wrapper)."""
-        # As in the in-process server: one BLAS thread, so sums run in the same order.
+        # As in the in-process server: one BLAS thread, and OpenMP's default thread
+        # count. Ray sets OMP_NUM_THREADS=1 in its workers, but the estimators split
+        # inertia sums by that count (as scikit-learn does), so it changes the last bits.
+        os.environ.pop("OMP_NUM_THREADS", None)
         threadpool_limits(limits=1, user_api="blas")
+        self._threads = threading.local()
         self._slot = Slot(
             instance_id, contract.name, estimator, contract, b"", owner, owner_key=owner_key
         )
@@ -105,6 +109,7 @@ class InstanceActor:
     ) -> tuple[Outcome, list[dict[str, Any]], int, bool]:
         """Run a contract method (checked by the gateway); return the outcome, the
         progress events not yet collected, and the instance's new nbytes and fitted."""
+        self._openmp_default()
         slot = self._slot
         fitting = method in FITTING
         control = _Recorder(progress=progress, stoppable=fitting)
@@ -141,6 +146,12 @@ class InstanceActor:
                 self._control = None
             slot.refresh()
         return outcome, control.take(), slot.nbytes, slot.fitted
+
+    def _openmp_default(self) -> None:
+        """OpenMP's thread count is per calling thread: set it once in each of ours."""
+        if not getattr(self._threads, "set", False):
+            threadpool_limits(limits=os.cpu_count() or 1, user_api="openmp")
+            self._threads.set = True
 
     def read(self, attribute: str) -> Outcome:
         try:

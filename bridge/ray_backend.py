@@ -172,7 +172,8 @@ class RemoteInstance(Remote):
                 self.handle.cancel.remote(number, control.why)
                 asked = True
             if control.progress:
-                for event in ray.get(self.handle.drain.remote()):
+                drained = ray.get(self.handle.drain.remote())
+                for event in drained:
                     control.forward(event)
 
     def read(self, attribute: str) -> Any:
