@@ -59,6 +59,10 @@ def gateway_args(address: str, *extra: str) -> list[str]:
 
 
 def main() -> int:
+    # Only the ready line goes to stdout; Ray's processes inherit stderr instead, so the
+    # reader sees the end of stdout right after that line.
+    ready_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     with local_cluster() as cluster:
         server = subprocess.Popen(
             gateway_args(cluster.address, *sys.argv[1:]),
@@ -71,8 +75,8 @@ def main() -> int:
             if not line:
                 return 1
             ready = json.loads(line) | {"ray_address": cluster.address}
-            sys.stdout.write(json.dumps(ready) + "\n")
-            sys.stdout.flush()
+            ready_out.write(json.dumps(ready) + "\n")
+            ready_out.close()
             sys.stdin.read()  # until the parent closes it (or exits)
         finally:
             server.terminate()
