@@ -54,7 +54,48 @@ def _parser() -> argparse.ArgumentParser:
         help="allow a non-loopback tcp address or an abstract ipc name without CURVE keys "
         "(anyone who can reach it can run estimators with this user's rights)",
     )
-    serve.add_argument("--workers", type=int, default=None, help="worker threads")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker threads (default: the cores, 2 to 8; 32 with --backend ray)",
+    )
+    cluster = serve.add_argument_group("Ray backend (docs/SCALING.md; needs skbridge[ray])")
+    cluster.add_argument(
+        "--backend",
+        choices=("inprocess", "ray"),
+        default="inprocess",
+        help="where instances live: in this process (default) or as Ray actors",
+    )
+    cluster.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the Ray cluster to join (HOST:PORT or auto); default: start a local one",
+    )
+    cluster.add_argument(
+        "--ray-namespace",
+        default="skbridge",
+        help="Ray namespace of the instances' actors, one gateway per namespace "
+        "(default %(default)s)",
+    )
+    cluster.add_argument(
+        "--ray-num-cpus",
+        type=float,
+        default=0.01,
+        help="CPUs Ray reserves per instance (default %(default)s: placement only)",
+    )
+    cluster.add_argument(
+        "--ray-memory",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="memory Ray reserves per instance (default: none)",
+    )
+    cluster.add_argument(
+        "--ray-resources",
+        metavar="JSON",
+        help="custom Ray resources per instance, e.g. '{\"skbridge\": 1}'",
+    )
     defaults = Limits()
     limits = serve.add_argument_group("limits (reported by the info op)")
     flags = [
@@ -164,6 +205,42 @@ def _limits(args: argparse.Namespace) -> Limits:
     )
 
 
+def _backend(args: argparse.Namespace) -> Any:
+    """The Ray backend from the flags, or None; raises ValueError on bad ones."""
+    if args.backend != "ray":
+        ray_flags = (args.ray_address, args.ray_memory, args.ray_resources)
+        if any(flag is not None for flag in ray_flags):
+            raise ValueError("--ray-* flags need --backend ray")
+        return None
+    if args.ray_num_cpus < 0 or (args.ray_memory is not None and args.ray_memory < 0):
+        raise ValueError("--ray-num-cpus and --ray-memory must be >= 0")
+    resources = None
+    if args.ray_resources is not None:
+        try:
+            resources = json.loads(args.ray_resources)
+        except ValueError:
+            resources = None
+        if not (
+            isinstance(resources, dict)
+            and all(isinstance(v, (int, float)) and v >= 0 for v in resources.values())
+        ):
+            raise ValueError(
+                f"--ray-resources must be a JSON object of numbers, got {args.ray_resources!r:.80}"
+            )
+    try:
+        from bridge.ray_backend import RayBackend
+    except ImportError as exc:
+        raise ValueError(f"--backend ray needs Ray (pip install 'skbridge[ray]'): {exc}") from None
+    return RayBackend(
+        address=args.ray_address,
+        namespace=args.ray_namespace,
+        num_cpus=args.ray_num_cpus,
+        memory=args.ray_memory,
+        resources=resources,
+        debug=args.debug,
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -183,6 +260,7 @@ def _serve(args: argparse.Namespace) -> int:
             args.endpoint, allow_remote=args.insecure, curve=curve is not None
         )
         limits = _limits(args)
+        backend = _backend(args)
     except ValueError as exc:
         print(f"skbridge: {exc}", file=sys.stderr)
         return 2
@@ -199,6 +277,7 @@ def _serve(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             curve=curve,
             shutdown_token=take_shutdown_token(),
+            backend=backend,
         )
     except OSError as exc:
         print(f"skbridge: {exc}", file=sys.stderr)

@@ -66,6 +66,10 @@ class Control:
         else:
             self._pending = event
 
+    def forward(self, event: dict[str, Any]) -> None:
+        """Send an event reported by another process (the Ray backend's actors)."""
+        self._send(event)
+
     def flush(self) -> None:
         """Send the last step's event if the rate limit held it back."""
         if self._pending is not None:

@@ -35,6 +35,7 @@ class DatasetOperations:
             raise
         request.session.datasets.add(name)
         buffers, datasets, budget = request.buffers, self.datasets, self.budget
+        backend = self.backend
 
         def store() -> dict[str, Any]:
             try:
@@ -46,8 +47,13 @@ class DatasetOperations:
                 budget.hold(-nbytes)
                 raise
             dataset.value = value
+            summary = dataset.describe()
+            if backend is not None:  # one copy in the cluster's object store, not here
+                dataset.summary = summary
+                dataset.value = backend.put(value)
+                del value
             dataset.ready.set()
-            return dataset.describe()
+            return summary
 
         self._side(Job(INTERIM, request.identity, self.job(request.rid, store)))
 

@@ -34,8 +34,12 @@ class Dataset:
     value: Any = None
     error: Exception | None = None
     ready: threading.Event = field(default_factory=threading.Event)
+    # What describe() said when the value moved to Ray's object store (value: its ref).
+    summary: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
+        if self.summary is not None:
+            return dict(self.summary)
         value = self.value
         if hasattr(value, "columns"):  # a DataFrame over one array: that array's dtype
             value = value.to_numpy(copy=False)

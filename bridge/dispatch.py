@@ -27,7 +27,7 @@ from bridge.errors import (
 from bridge.frames import Decoder, Encoder
 from bridge.protocol import failure, pack_header, success
 from bridge.quoting import clip
-from bridge.registry import Slot
+from bridge.registry import Remote, Slot
 from bridge.validation import validate
 from schemas import ClassContract, MethodContract
 
@@ -222,6 +222,8 @@ def call_method(
 
 def read_attribute(slot: Slot, attribute: str) -> Any:
     """The value of a contract attribute (checked by the caller), copied off the estimator."""
+    if isinstance(slot.estimator, Remote):
+        return slot.estimator.read(attribute)
     try:
         value = getattr(slot.estimator, attribute)  # a contract attribute
     except AttributeError:

@@ -31,7 +31,7 @@ from bridge.dispatch import read_attribute
 from bridge.errors import ProtocolError, ResourceExhausted
 from bridge.frames import Decoder
 from bridge.protocol import INSTANCE_ID, failure, pack_header, success
-from bridge.registry import Slot
+from bridge.registry import Remote, Slot
 from bridge.state import InstanceState, StateStore
 from bridge.validation import validate
 from schemas import MethodContract
@@ -155,12 +155,16 @@ class Durability:
         assert self._ops is not None
         if method == "fit_predict":
             return self._ops.job(rid, lambda: read_attribute(slot, "labels_"))()
-        return self._ops.job(rid, lambda: _transform_again(slot, request))()
+        resolve = self._ops.datasets.resolver(request.session.name)
+        return self._ops.job(rid, lambda: _transform_again(slot, request, resolve))()
 
 
-def _transform_again(slot: Slot, request: Request) -> Any:
+def _transform_again(slot: Slot, request: Request, resolve: Any) -> Any:
     """``transform`` of the ``X`` a repeated ``fit_transform`` sent again."""
     params = request.header.get("params", {})
+    if isinstance(slot.estimator, Remote):
+        x = {"X": params.get("X")} if isinstance(params, dict) else {}
+        return slot.estimator.call(slot, "transform", x, request.buffers, resolve)
     decoded = Decoder(request.buffers, accept_tables=False).decode(params)
     spec = slot.contract.methods["transform"]
     kwargs = validate(spec.params, {"X": decoded.get("X")}, noun="parameter", where="transform")
@@ -172,8 +176,15 @@ def restore(ops: Operations, durability: Durability, now: float) -> int:
     if durability.store is None:
         return 0
     restored = durability.store.restore()
+    placed = []
     for item in restored:
         state = item.state
+        if ops.registry.exists(state.instance_id):
+            # Its actor outlived the gateway (Ray backend): the live state wins, the
+            # file keeps its idempotency records.
+            live = [s for s in ops.registry.slots() if s.instance_id == state.instance_id]
+            live[0].durable = state
+            continue
         offered = ops.registry.offered(state.class_name)
         slot = ops.registry.add(
             state.instance_id, offered, item.estimator, state.owner, state.owner_key
@@ -182,6 +193,9 @@ def restore(ops: Operations, durability: Durability, now: float) -> int:
         ops.sessions.touch(state.owner, now).instances.add(state.instance_id)
         slot.accounted = slot.nbytes
         ops.budget.hold(slot.nbytes)
-    if restored:
-        log.info("restored %d instances from %s", len(restored), durability.store.directory)
-    return len(restored)
+        placed.append(slot)
+    if ops.backend is not None and placed:
+        ops.backend.place(placed)
+    if placed:
+        log.info("restored %d instances from %s", len(placed), durability.store.directory)
+    return len(placed)

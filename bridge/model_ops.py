@@ -19,7 +19,7 @@ from bridge.errors import ProtocolError, ResourceExhausted, error_class
 from bridge.frames import Decoder
 from bridge.operations import Operations, Request
 from bridge.protocol import require_instance_id
-from bridge.registry import Slot
+from bridge.registry import Remote, Slot
 from estimators import ModelFormatError, dump_model, load_model
 
 __all__ = ["InvalidModel", "ModelOps"]
@@ -53,7 +53,8 @@ class ModelOps:
         slot = ops._owned_slot(request)
 
         def work() -> dict[str, Any]:
-            data = dump_model(slot.estimator)
+            estimator = slot.estimator
+            data = estimator.dump() if isinstance(estimator, Remote) else dump_model(estimator)
             return {"model": np.frombuffer(data, dtype=np.uint8)}
 
         return ops._queue(request, slot, ops.job(request.rid, work))
@@ -99,6 +100,8 @@ class ModelOps:
             slot.estimator = estimator
             slot.class_name = offered.contract.name
             slot.contract = offered.contract
+            if ops.backend is not None:
+                ops.backend.place([slot])
             slot.refresh()
             persist = durability.created(slot)
             if persist is not None:

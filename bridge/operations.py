@@ -51,7 +51,7 @@ from bridge.protocol import (
     require_str,
     success,
 )
-from bridge.registry import Registry, Slot
+from bridge.registry import Registry, Remote, Slot
 from bridge.scheduler import Scheduler
 from bridge.sessions import Session, Sessions
 from bridge.workers import INTERIM, Job
@@ -94,7 +94,10 @@ class Operations(DatasetOperations):
         side: Callable[[Job], None],
         debug: bool,
         durability: Durability | None = None,
+        backend: Any = None,
     ) -> None:
+        """``backend``: where instances live besides this process (the Ray backend,
+        :class:`bridge.ray_backend.RayBackend`); None keeps them here."""
         self.registry = registry
         self.scheduler = scheduler
         self.sessions = sessions
@@ -106,6 +109,7 @@ class Operations(DatasetOperations):
         self._pack = pack
         self._stats = stats
         self._side = side
+        self.backend = backend
         self.datasets = Datasets()
         # (session name, request id) -> job waiting or running, for `cancel`.
         self.jobs: dict[tuple[str, int], Job] = {}
@@ -234,6 +238,18 @@ class Operations(DatasetOperations):
         slot.accounted = slot.nbytes
         self.budget.hold(slot.nbytes)
         persist = self.durability.created(slot)
+        backend = self.backend
+        if backend is not None:  # reply once the instance runs on a node (and is on disk)
+
+            def place() -> dict[str, str]:
+                try:
+                    backend.place([slot])
+                except BaseException:
+                    self.after_job[slot.token] = lambda: self.discard(slot)
+                    raise
+                return persist() if persist is not None else {"instance": instance_id}
+
+            return self._queue(request, slot, self.job(request.rid, place))
         if persist is not None:  # --state-dir: reply once the new instance is on disk
             return self._queue(request, slot, self.job(request.rid, persist))
         self._reply(request.identity, success(request.rid, {"instance": instance_id}))
@@ -277,6 +293,12 @@ class Operations(DatasetOperations):
             try:
                 if control.cancelled:  # cancelled between leaving the queue and starting
                     raise Cancelled(control.why)
+                if isinstance(slot.estimator, Remote):
+                    # The actor validates, reserves nothing here (the working memory of
+                    # a fit is on its node) and restores a cancelled fit itself.
+                    return slot.estimator.call(
+                        slot, name, params, buffers, resolve, control if fitting else None
+                    )
                 run = functools.partial(
                     call_method,
                     slot,
@@ -332,7 +354,7 @@ class Operations(DatasetOperations):
                 f"unknown attribute {attribute!r} for {contract.name}; expected one of "
                 f"{', '.join(contract.attributes)}"
             )
-        if self.scheduler.idle(slot.token):
+        if self.backend is None and self.scheduler.idle(slot.token):
             # Nothing queued or running on this instance: reading an attribute is cheap
             # and cannot race with a worker, so answer without a thread hop.
             run = self.job(request.rid, lambda: read_attribute(slot, attribute), self._pack)
@@ -367,7 +389,14 @@ class Operations(DatasetOperations):
             owner.instances.discard(instance_id)
         self.budget.hold(-slot.accounted)
         slot.accounted = 0
+        if isinstance(slot.estimator, Remote) and self.scheduler.idle(slot.token):
+            slot.estimator.kill()  # else once its last queued job is settled
         return slot
+
+    def discard(self, slot: Slot) -> None:
+        """Forget an instance whose creation failed (on the loop, after its reply)."""
+        if not slot.removed and self.registry.exists(slot.instance_id):
+            self.remove(slot.instance_id)
 
     def settle(self, job: Job) -> None:
         """A job ended: release what it counted and update its instance's held bytes."""
@@ -378,6 +407,13 @@ class Operations(DatasetOperations):
                 self.jobs.pop((job.session.name, job.control.rid), None)
         if job.nbytes:
             self.budget.done(job.nbytes)
+        if (
+            slot is not None
+            and slot.removed
+            and isinstance(slot.estimator, Remote)
+            and self.scheduler.idle(slot.token)
+        ):
+            slot.estimator.kill()  # the last call queued before the dispose has run
         if slot is not None and not slot.removed and slot.nbytes != slot.accounted:
             self.budget.hold(slot.nbytes - slot.accounted)
             slot.accounted = slot.nbytes

@@ -22,7 +22,7 @@ from bridge.classes import Offered
 from bridge.errors import DuplicateInstance, UnknownClass, UnknownInstance
 from schemas import ClassContract
 
-__all__ = ["Registry", "Slot"]
+__all__ = ["Registry", "Remote", "Slot"]
 
 # How many disposed ids to remember, only to give a clearer message on reuse.
 _DISPOSED_MEMORY = 4096
@@ -42,6 +42,39 @@ def is_fitted(estimator: Any) -> bool:
     except NotFittedError:
         return False
     return True
+
+
+class Remote:
+    """An estimator held in another process (the Ray backend's actors,
+    :mod:`bridge.ray_backend`). A slot holding one forwards its work there; the last
+    known ``nbytes`` and ``fitted`` come back with every call."""
+
+    nbytes = 0
+    fitted = False
+
+    def where(self) -> dict[str, Any]:
+        """Where the instance lives, for the ``instances`` listing."""
+        return {}
+
+    def call(
+        self,
+        slot: Slot,
+        method: str,
+        params: dict[str, Any],
+        buffers: list[Any],
+        resolve: Any,
+        control: Any = None,
+    ) -> Any:
+        raise NotImplementedError
+
+    def read(self, attribute: str) -> Any:
+        raise NotImplementedError
+
+    def dump(self, extra: dict[str, Any] | None = None) -> bytes:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
 
 
 @dataclass(eq=False)
@@ -72,6 +105,9 @@ class Slot:
 
     def refresh(self) -> None:
         """Re-read ``fitted`` and ``nbytes`` (on the thread that just used the estimator)."""
+        if isinstance(self.estimator, Remote):
+            self.nbytes, self.fitted = self.estimator.nbytes, self.estimator.fitted
+            return
         self.nbytes = state_bytes(self.estimator)
         self.fitted = is_fitted(self.estimator)
 
@@ -82,6 +118,7 @@ class Slot:
             "fitted": self.fitted,
             "nbytes": self.nbytes,
             "owner": self.owner,
+            **(self.estimator.where() if isinstance(self.estimator, Remote) else {}),
         }
 
 

@@ -76,7 +76,10 @@ _HWM = 10_000
 _ERROR_MARK = b"\xa2ok\xc2"
 
 
-def default_workers() -> int:
+def default_workers(backend: Any = None) -> int:
+    if backend is not None:
+        # Workers of the Ray backend only wait for actors: enough for many nodes' work.
+        return 32
     return min(8, max(2, os.cpu_count() or 2))
 
 
@@ -95,13 +98,16 @@ class Server:
         state_dir: str | None = None,
         curve: CurveServer | None = None,
         shutdown_token: str | None = None,
+        backend: Any = None,
     ) -> None:
         """``release_idle_memory``: call :func:`~bridge.memory.release_free_memory` after
         ``_IDLE_MS`` without messages (for a process set up by ``keep_free_memory``).
         ``state_dir``: keep every instance on disk there and restore them now
         (bridge.state). ``curve``: accept only CURVE clients with authorised keys, and
         keep each key's instances to itself (bridge.auth). ``shutdown_token``: the
-        secret a ``shutdown`` request must carry (unless sent with an admin key)."""
+        secret a ``shutdown`` request must carry (unless sent with an admin key).
+        ``backend``: a :class:`bridge.ray_backend.RayBackend` to hold the instances on a
+        Ray cluster (None: in this process); the server closes it."""
         self.endpoint = endpoint
         self.debug = debug
         self._release_idle_memory = release_idle_memory
@@ -132,7 +138,8 @@ class Server:
         self._router.bind(inside)
         if curve is not None:
             curve.apply(self._router)  # for the client endpoint bound next
-        size = workers or default_workers()
+        size = workers or default_workers(backend)
+        self.backend = backend
         # Routing ids of the loop's own peers; no client id can equal one (see above).
         worker_ids = [b"w" + secret + bytes([i]) for i in range(size)]
         self._waker_id = b"s" + secret
@@ -170,8 +177,15 @@ class Server:
             side=self._side.submit,
             debug=debug,
             durability=Durability(self.store),
+            backend=backend,
         )
-        self.restored = restore(self.operations, self.operations.durability, time.monotonic())
+        adopted = 0
+        if backend is not None:
+            backend.store = self.store
+            adopted = backend.adopt(self.operations, time.monotonic())
+        self.restored = adopted + restore(
+            self.operations, self.operations.durability, time.monotonic()
+        )
         self._handlers = {
             **self.operations.handlers,
             **ModelOps(self.operations).handlers,
@@ -303,6 +317,8 @@ class Server:
             log.warning("exiting while estimator calls are still running")
         if self.store is not None:
             self.store.close()
+        if self.backend is not None:
+            self.backend.close()
         if self.bound_url is not None:
             self.endpoint.remove_socket_file()
         self.endpoint.cleanup()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.protocol import INSTANCE_ID
+from bridge.registry import Remote
 from estimators import ModelFormatError, dump_model, load_model
 
 __all__ = ["InstanceState", "Restored", "StateStore"]
@@ -136,7 +137,10 @@ class StateStore:
         Runs in the worker that owns the instance (or on the loop for an idle instance);
         returns once the new file and its directory entry are on disk.
         """
-        data = dump_model(estimator, extra=state.extra())
+        if isinstance(estimator, Remote):  # held by a Ray actor
+            data = estimator.dump(state.extra())
+        else:
+            data = dump_model(estimator, extra=state.extra())
         with state.lock:
             if state.removed:
                 return  # disposed meanwhile: the file must stay gone
@@ -172,6 +176,14 @@ class StateStore:
             except FileNotFoundError:
                 return
             os.fsync(self._dir_fd)
+
+    def read(self, state: InstanceState) -> Any:
+        """The estimator of one instance's file (the Ray backend restoring a lost one)."""
+        estimator, extra = load_model(
+            self._path(state.filename), classes=self._classes, max_bytes=self._max_bytes
+        )
+        _parse_extra(extra, estimator)
+        return estimator
 
     def restore(self) -> list[Restored]:
         """Every readable instance in the directory; unreadable files are moved aside."""

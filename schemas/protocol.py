@@ -162,6 +162,10 @@ ERRORS: MappingProxyType[str, str] = MappingProxyType(
             "a server limit would be exceeded (the message names the limit and the value); "
             "nothing already held is lost"
         ),
+        "instance_lost": (
+            "the process or node holding the instance died (Ray backend); with "
+            "`--state-dir` it is restored at its last saved state and the call can be resent"
+        ),
         "internal": "a bug in the server; the server keeps serving",
     }
 )

@@ -151,4 +151,8 @@ export interface InstanceInfo {
   owner?: string
   /** Unix time at which the owner's lease runs out unless renewed; `null` when leases are off. */
   lease_expires?: number | null
+  /** Ray backend only (`serve --backend ray`): the id of the Ray node holding the instance. */
+  node?: string
+  /** Ray backend only: the address of that node. */
+  node_ip?: string
 }

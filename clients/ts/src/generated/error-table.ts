@@ -8,6 +8,7 @@ import {
   DuplicateInstanceError,
   EstimatorError,
   ForbiddenError,
+  InstanceLostError,
   InternalServerError,
   InvalidModelError,
   InvalidParamsError,
@@ -32,7 +33,7 @@ import {
  * SERVER_ERROR_CODES.includes('not_fitted') // true
  * ```
  */
-export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = ['protocol_error', 'unsupported_version', 'unknown_op', 'unknown_class', 'duplicate_instance', 'unknown_instance', 'unknown_method', 'unknown_attribute', 'invalid_params', 'not_fitted', 'estimator_error', 'missing_dependency', 'cancelled', 'invalid_model', 'forbidden', 'resource_exhausted', 'internal']
+export const SERVER_ERROR_CODES: readonly ServerErrorCode[] = ['protocol_error', 'unsupported_version', 'unknown_op', 'unknown_class', 'duplicate_instance', 'unknown_instance', 'unknown_method', 'unknown_attribute', 'invalid_params', 'not_fitted', 'estimator_error', 'missing_dependency', 'cancelled', 'invalid_model', 'forbidden', 'resource_exhausted', 'instance_lost', 'internal']
 
 /**
  * Server error code -> the class thrown for it.
@@ -59,5 +60,6 @@ export const SERVER_ERROR_CLASSES: Readonly<Record<ServerErrorCode, new (message
   invalid_model: InvalidModelError,
   forbidden: ForbiddenError,
   resource_exhausted: ResourceExhaustedError,
+  instance_lost: InstanceLostError,
   internal: InternalServerError,
 }

@@ -12,7 +12,7 @@ import { ServerError, type ServerErrorOptions } from '../errors.js'
  * const code: ServerErrorCode = 'not_fitted'
  * ```
  */
-export type ServerErrorCode = 'protocol_error' | 'unsupported_version' | 'unknown_op' | 'unknown_class' | 'duplicate_instance' | 'unknown_instance' | 'unknown_method' | 'unknown_attribute' | 'invalid_params' | 'not_fitted' | 'estimator_error' | 'missing_dependency' | 'cancelled' | 'invalid_model' | 'forbidden' | 'resource_exhausted' | 'internal'
+export type ServerErrorCode = 'protocol_error' | 'unsupported_version' | 'unknown_op' | 'unknown_class' | 'duplicate_instance' | 'unknown_instance' | 'unknown_method' | 'unknown_attribute' | 'invalid_params' | 'not_fitted' | 'estimator_error' | 'missing_dependency' | 'cancelled' | 'invalid_model' | 'forbidden' | 'resource_exhausted' | 'instance_lost' | 'internal'
 
 /**
  * Server error `protocol_error`: the message cannot be parsed, a key is missing or of the
@@ -305,6 +305,25 @@ export class ForbiddenError extends ServerError {
 export class ResourceExhaustedError extends ServerError {
   constructor(message: string, options?: ServerErrorOptions) {
     super('resource_exhausted', message, options)
+  }
+}
+
+/**
+ * Server error `instance_lost`: the process or node holding the instance died (Ray backend);
+ * with `--state-dir` it is restored at its last saved state and the call can be resent.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await model.fit({ X })
+ * } catch (err) {
+ *   if (err instanceof InstanceLostError) console.log(err.code) // 'instance_lost'
+ * }
+ * ```
+ */
+export class InstanceLostError extends ServerError {
+  constructor(message: string, options?: ServerErrorOptions) {
+    super('instance_lost', message, options)
   }
 }
 

@@ -1,0 +1,125 @@
+"""Faults of the Ray backend: a killed actor is a typed ``instance_lost`` (restored from
+``--state-dir`` when set), a restarted gateway finds its actors again, and all of Ray's
+traffic stays on loopback. Also: the default backend never imports Ray."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import ray
+
+from bridge.client import Client
+from bridge.errors import error_class
+from bridge.launcher import spawn_server
+from tests.bridge.conftest import scaled
+from tests.bridge.test_methods import OPTIONS, assert_same, make_data
+from tests.ray.cluster import node_pids
+from tests.ray.conftest import ray_flags
+
+pytestmark = pytest.mark.ray
+
+InstanceLost = error_class("instance_lost")
+
+
+@pytest.fixture(scope="module")
+def driver(ray_cluster: Any) -> Iterator[None]:
+    """This process connected to the cluster, to find and kill actors."""
+    ray.init(address=ray_cluster.address, namespace="tests", logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def actor_pid(instance: str) -> int:
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        if entry["name"].startswith(f"{instance}@"):
+            handle = ray.get_actor(entry["name"], namespace=entry["namespace"])
+            return ray.get(handle.describe.remote())["pid"]
+    raise AssertionError(f"no actor for {instance}")
+
+
+def test_killed_actor_is_a_typed_error(ray_client, driver):
+    X = make_data("float64", "dense")
+    instance = ray_client.init("MiniBatchKMeans", **OPTIONS)
+    ray_client.call(instance, "fit", X=X)
+    os.kill(actor_pid(instance), signal.SIGKILL)
+    for _ in range(2):  # no state directory: it stays lost, every call says so
+        with pytest.raises(InstanceLost, match="dispose it and create it again"):
+            ray_client.call(instance, "predict", X=X)
+    ray_client.dispose(instance)
+
+
+def test_restore_from_state_dir_and_gateway_restart(ray_cluster, driver, tmp_path):
+    X = make_data("float64", "dense")
+    flags = ray_flags(ray_cluster, "--ray-namespace", "faults")
+    state = str(tmp_path)
+    with spawn_server(state_dir=state, timeout=scaled(120), extra_args=flags) as server:
+        with Client(server.endpoint, timeout=scaled(120), session="keeper") as client:
+            instance = client.init("MiniBatchKMeans", **OPTIONS)
+            client.call(instance, "fit", X=X)
+            expected = client.call(instance, "predict", X=X)
+            pid = actor_pid(instance)
+            os.kill(pid, signal.SIGKILL)
+            with pytest.raises(InstanceLost, match="restored from the state directory"):
+                client.call(instance, "predict", X=X)
+            assert actor_pid(instance) != pid
+            assert_same(client.call(instance, "predict", X=X), expected)
+        # The gateway dies without a word; its actors live on.
+        server.process.kill()
+        server.process.wait()
+    with spawn_server(state_dir=state, timeout=scaled(120), extra_args=flags) as server:
+        with Client(server.endpoint, timeout=scaled(120), session="keeper") as client:
+            listing = client.instances()
+            assert [item["instance"] for item in listing] == [instance]
+            assert listing[0]["fitted"] and listing[0]["node_ip"] == "127.0.0.1"
+            assert_same(client.call(instance, "predict", X=X), expected)
+            client.dispose(instance)
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found = set(roots)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+def test_ray_traffic_stays_on_loopback(ray_cluster, ray_server, ray_client):
+    ray_client.init("MiniBatchKMeans", **OPTIONS)  # an actor exists and talks
+    ours = _descendants(node_pids(ray_cluster) | {ray_server.process.pid})
+    lines = subprocess.run(["ss", "-tnpH"], capture_output=True, text=True, check=True).stdout
+    checked = 0
+    for line in lines.splitlines():
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if not pids & ours:
+            continue
+        local, peer = line.split()[3:5]
+        for address in (local, peer):
+            host = address.rsplit(":", 1)[0].strip("[]")
+            assert host in ("127.0.0.1", "::ffff:127.0.0.1"), line
+        checked += 1
+    assert checked > 0, "no connection of the cluster's processes was seen"
+
+
+def test_default_backend_does_not_import_ray():
+    code = (
+        "import sys, bridge.cli, bridge.server, bridge.operations, bridge.registry\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
