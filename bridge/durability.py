@@ -172,9 +172,14 @@ def _transform_again(slot: Slot, request: Request, resolve: Any) -> Any:
 
 
 def restore(ops: Operations, durability: Durability, now: float) -> int:
-    """Register every instance of the state directory; return how many."""
+    """Register the instances whose Ray actors are still alive (a gateway restarting),
+    then every other instance of the state directory; return how many."""
+    adopted = 0
+    if ops.backend is not None:
+        ops.backend.store = durability.store
+        adopted = ops.backend.adopt(ops, now)
     if durability.store is None:
-        return 0
+        return adopted
     restored = durability.store.restore()
     placed = []
     for item in restored:
@@ -198,4 +203,4 @@ def restore(ops: Operations, durability: Durability, now: float) -> int:
         ops.backend.place(placed)
     if placed:
         log.info("restored %d instances from %s", len(placed), durability.store.directory)
-    return len(placed)
+    return adopted + len(placed)

@@ -61,6 +61,15 @@ class Limits:
                 details=[{"limit": "max_header_bytes", "value": self.max_header_bytes}],
             )
 
+    def check_instances(self, count: int) -> None:
+        """Refuse a new instance when ``count`` already live reach ``max_instances``."""
+        if self.max_instances and count >= self.max_instances:
+            raise ResourceExhausted(
+                f"max_instances={self.max_instances} reached: dispose instances before "
+                "creating more",
+                details=[{"limit": "max_instances", "value": self.max_instances}],
+            )
+
     def check_frames(self, count: int) -> None:
         """Refuse a message with more than ``max_frames`` buffer frames."""
         if count > self.max_frames:

@@ -64,12 +64,7 @@ class ModelOps:
         registry = ops.registry
         instance_id = require_instance_id(request.header)
         registry.check_free(instance_id)
-        limit = ops.limits.max_instances
-        if limit and len(registry) >= limit:
-            raise ResourceExhausted(
-                f"max_instances={limit} reached: dispose instances before creating more",
-                details=[{"limit": "max_instances", "value": limit}],
-            )
+        ops.limits.check_instances(len(registry))
         # Filled in by the worker once the model is read; registered by finish() below.
         slot = Slot(
             instance_id,

@@ -218,12 +218,7 @@ class Operations(DatasetOperations):
         options = require_map(header, "options")
         offered = self.registry.offered(class_name)
         self.registry.check_free(instance_id)
-        limit = self.limits.max_instances
-        if limit and len(self.registry) >= limit:
-            raise ResourceExhausted(
-                f"max_instances={limit} reached: dispose instances before creating more",
-                details=[{"limit": "max_instances", "value": limit}],
-            )
+        self.limits.check_instances(len(self.registry))
         kwargs = decode_options(offered.contract, options, request.buffers)
         # Constructors of scikit-learn-style estimators only store their arguments, so this
         # is cheap enough for the loop; doing it here makes the id usable immediately.
@@ -238,17 +233,8 @@ class Operations(DatasetOperations):
         slot.accounted = slot.nbytes
         self.budget.hold(slot.nbytes)
         persist = self.durability.created(slot)
-        backend = self.backend
-        if backend is not None:  # reply once the instance runs on a node (and is on disk)
-
-            def place() -> dict[str, str]:
-                try:
-                    backend.place([slot])
-                except BaseException:
-                    self.after_job[slot.token] = lambda: self.discard(slot)
-                    raise
-                return persist() if persist is not None else {"instance": instance_id}
-
+        if self.backend is not None:  # reply once it runs on a node (and is on disk)
+            place = self.backend.placing(self, slot, persist)
             return self._queue(request, slot, self.job(request.rid, place))
         if persist is not None:  # --state-dir: reply once the new instance is on disk
             return self._queue(request, slot, self.job(request.rid, persist))
@@ -389,9 +375,13 @@ class Operations(DatasetOperations):
             owner.instances.discard(instance_id)
         self.budget.hold(-slot.accounted)
         slot.accounted = 0
-        if isinstance(slot.estimator, Remote) and self.scheduler.idle(slot.token):
-            slot.estimator.kill()  # else once its last queued job is settled
+        self._end_remote(slot)  # else once its last queued job is settled
         return slot
+
+    def _end_remote(self, slot: Slot) -> None:
+        """Stop the actor of a removed Ray instance once no job of it is left."""
+        if isinstance(slot.estimator, Remote) and self.scheduler.idle(slot.token):
+            slot.estimator.kill()
 
     def discard(self, slot: Slot) -> None:
         """Forget an instance whose creation failed (on the loop, after its reply)."""
@@ -407,13 +397,8 @@ class Operations(DatasetOperations):
                 self.jobs.pop((job.session.name, job.control.rid), None)
         if job.nbytes:
             self.budget.done(job.nbytes)
-        if (
-            slot is not None
-            and slot.removed
-            and isinstance(slot.estimator, Remote)
-            and self.scheduler.idle(slot.token)
-        ):
-            slot.estimator.kill()  # the last call queued before the dispose has run
+        if slot is not None and slot.removed:
+            self._end_remote(slot)  # the last call queued before the dispose has run
         if slot is not None and not slot.removed and slot.nbytes != slot.accounted:
             self.budget.hold(slot.nbytes - slot.accounted)
             slot.accounted = slot.nbytes

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -316,6 +316,22 @@ class RayBackend:
         slot.refresh()
         log.info("instance %s restored on node %s", slot.instance_id, remote.node)
         return True
+
+    def placing(
+        self, ops: Any, slot: Slot, persist: Callable[[], dict[str, str]] | None
+    ) -> Callable[[], dict[str, str]]:
+        """The job that starts a new instance's actor (then writes its state file, with
+        ``--state-dir``) and answers the ``init``; a failed start forgets the instance."""
+
+        def place() -> dict[str, str]:
+            try:
+                self.place([slot])
+            except BaseException:
+                ops.after_job[slot.token] = lambda: ops.discard(slot)
+                raise
+            return persist() if persist is not None else {"instance": slot.instance_id}
+
+        return place
 
     def adopt(self, ops: Any, now: float) -> int:
         """Register the instances whose actors are alive in the namespace (a gateway

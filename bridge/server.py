@@ -179,13 +179,7 @@ class Server:
             durability=Durability(self.store),
             backend=backend,
         )
-        adopted = 0
-        if backend is not None:
-            backend.store = self.store
-            adopted = backend.adopt(self.operations, time.monotonic())
-        self.restored = adopted + restore(
-            self.operations, self.operations.durability, time.monotonic()
-        )
+        self.restored = restore(self.operations, self.operations.durability, time.monotonic())
         self._handlers = {
             **self.operations.handlers,
             **ModelOps(self.operations).handlers,
