@@ -41,10 +41,13 @@ describe('Ray backend against the in-process one', { skip: !rayImportable() && '
     // tests/ray/cluster.py: two loopback nodes and a gateway; prints the ready line.
     cluster = spawn(PYTHON, ['-m', 'tests.ray.cluster'], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'ignore'] })
     const lines = createInterface({ input: cluster.stdout! })
+    let timer: ReturnType<typeof setTimeout> | undefined
     const [line] = (await Promise.race([
       once(lines, 'line'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('Ray cluster did not start')), ms(180_000))),
-    ])) as [string]
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('Ray cluster did not start')), ms(180_000))
+      }),
+    ]).finally(() => clearTimeout(timer))) as [string]
     lines.close()
     cluster.stdout!.destroy() // Ray's own processes may hold the pipe open
     const ready = JSON.parse(line) as { endpoint: string }
