@@ -199,7 +199,16 @@ class RemoteInstance(Remote):
         instance = self.slot.instance_id
         reason = _reason(exc)
         log.warning("instance %s lost its actor on %s: %s", instance, self.node_ip, reason)
-        if self._backend.revive(self):
+        try:
+            revived = self._backend.revive(self)
+        except Exception as exc:
+            log.warning("cannot restore instance %s yet: %s", instance, _reason(exc))
+            return InstanceLost(
+                f"instance {instance!r} was lost ({reason}) and cannot be restored from "
+                f"the state directory yet: {clip(str(exc), 300)}; every later call on it "
+                "tries again"
+            )
+        if revived:
             return InstanceLost(
                 f"instance {instance!r} was lost ({reason}); it was restored from the "
                 f"state directory at its last saved state (now on node {self.node}): "
@@ -299,19 +308,29 @@ class RayBackend:
             slot.estimator = RemoteInstance(self, slot, handle, info)
             slot.refresh()
 
+    def _unplaceable(self) -> str | None:
+        """Why no node of the cluster as it is now could hold an instance, if so."""
+        wanted = {"CPU": self._options["num_cpus"], **self._options.get("resources", {})}
+        if "memory" in self._options:
+            wanted["memory"] = self._options["memory"]
+        offered = ray.cluster_resources()
+        missing = [f"{name}={amount:g}" for name, amount in wanted.items()
+                   if offered.get(name, 0) < amount]  # fmt: skip
+        return f"no live node offers {', '.join(missing)}" if missing else None
+
     def revive(self, remote: RemoteInstance) -> bool:
-        """Bring a lost instance back from its state file; False without one."""
+        """Bring a lost instance back from its state file; False without one. Raises
+        when it cannot be placed now (the next call on the instance tries again)."""
         slot = remote.slot
         if self.store is None or slot.durable is None or not slot.durable.filename:
             return False
-        try:
-            estimator = self.store.read(slot.durable)
-            remote.kill()
-            handle = self._spawn(slot, estimator)
-            (info,) = self._ready([handle])
-        except Exception:
-            log.exception("cannot restore instance %s from its state file", slot.instance_id)
-            return False
+        why = self._unplaceable()
+        if why is not None:  # waiting out place_timeout would only hold the call
+            raise ResourceExhausted(why)
+        estimator = self.store.read(slot.durable)
+        remote.kill()
+        handle = self._spawn(slot, estimator)
+        (info,) = self._ready([handle])
         remote._attach(handle, info)
         slot.refresh()
         log.info("instance %s restored on node %s", slot.instance_id, remote.node)

@@ -123,3 +123,40 @@ def test_default_backend_does_not_import_ray():
         "assert 'ray' not in sys.modules, 'ray was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lost_node_is_a_typed_error_and_a_new_node_takes_the_instance(
+    ray_cluster, driver, tmp_path
+):
+    """A whole node goes away (its raylet and every worker on it): calls on its instance
+    say ``instance_lost``; once a node that can hold it joins, the instance is restored
+    there from ``--state-dir`` with its fitted state."""
+    from tests.ray.cluster import LOOPBACK, OBJECT_STORE_BYTES
+
+    X = make_data("float64", "dense")
+    node_args = {"num_cpus": 1, "node_ip_address": LOOPBACK,
+                 "object_store_memory": OBJECT_STORE_BYTES, "resources": {"spare": 1}}  # fmt: skip
+    spare = ray_cluster.add_node(**node_args)
+    flags = ray_flags(ray_cluster, "--ray-namespace", "lost", "--ray-resources", '{"spare": 0.1}')
+    try:
+        with spawn_server(state_dir=str(tmp_path), timeout=scaled(120), extra_args=flags) as server:
+            with Client(server.endpoint, timeout=scaled(120)) as client:
+                instance = client.init("MiniBatchKMeans", **OPTIONS)
+                client.call(instance, "fit", X=X)
+                expected = client.call(instance, "predict", X=X)
+                [listed] = client.instances()
+                assert listed["node"] == spare.node_id
+                ray_cluster.remove_node(spare)
+                spare = None
+                with pytest.raises(InstanceLost, match="no live node offers spare=0.1"):
+                    client.call(instance, "predict", X=X)
+                spare = ray_cluster.add_node(**node_args)
+                with pytest.raises(InstanceLost, match="restored from the state directory"):
+                    client.call(instance, "predict", X=X)
+                assert_same(client.call(instance, "predict", X=X), expected)
+                [listed] = client.instances()
+                assert listed["node"] == spare.node_id
+                client.dispose(instance)
+    finally:
+        if spare is not None:
+            ray_cluster.remove_node(spare)
