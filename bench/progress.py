@@ -7,10 +7,12 @@ Rows (median of ``--repeats`` interleaved runs each):
 - over the bridge: ``fit`` without a callback (nothing extra travels) and with
   ``progress=`` (interim messages at up to ~20 per second).
 
-Ratios are against the plain row of the same kind. Long fits (tol=0, many steps) are used
-so the fit is many steps long, as a fit someone watches a progress bar for would be.
+Ratios are the median over rounds of each round's ratio to the plain row of the same kind
+(range in brackets); within a round the two rows of a pair alternate which runs first.
+The fits are long (tol=0, many steps), as a fit someone watches a progress bar for would
+be. In process runs with one BLAS thread, as the server's workers do.
 
-Usage: ``python bench/progress.py [--repeats 7]``
+Usage: ``python bench/progress.py [--repeats 11]``
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import make_blobs
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,7 +40,7 @@ OPTIONS = {"n_clusters": 8, "random_state": 0, "max_iter": 10, "tol": 0.0,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=11)
     args = parser.parse_args()
     X, _ = make_blobs(n_samples=100_000, n_features=32, centers=8, random_state=0)
     times: dict[str, list[float]] = {k: [] for k in ("plain", "hook", "bridge", "progress")}
@@ -47,35 +50,68 @@ def main() -> None:
         nonlocal events
         events += 1
 
-    with spawn_server(workers=2) as server, Client(server.endpoint, timeout=600) as client:
-        km = client.init("MiniBatchKMeans", **OPTIONS)
-        for _ in range(args.repeats):
-            t = time.perf_counter()
+    def plain() -> None:
+        MiniBatchKMeans(**OPTIONS).fit(X)
+
+    def hooked() -> None:
+        with progress_callback(lambda event: None):
             MiniBatchKMeans(**OPTIONS).fit(X)
-            times["plain"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            with progress_callback(lambda event: None):
-                MiniBatchKMeans(**OPTIONS).fit(X)
-            times["hook"].append(time.perf_counter() - t)
-            t = time.perf_counter()
+
+    def timed(key: str, run) -> None:
+        t = time.perf_counter()
+        run()
+        times[key].append(time.perf_counter() - t)
+
+    # In process with one BLAS thread, as the server's workers run.
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        spawn_server(workers=2) as server,
+        Client(server.endpoint, timeout=600) as client,
+    ):
+        km = client.init("MiniBatchKMeans", **OPTIONS)
+
+        def bridged() -> None:
             client.call(km, "fit", X=X)
-            times["bridge"].append(time.perf_counter() - t)
+
+        def reported() -> None:
+            nonlocal events
             events = 0
-            t = time.perf_counter()
             client.call(km, "fit", X=X, progress=count)
-            times["progress"].append(time.perf_counter() - t)
+
+        pairs = [
+            (("plain", plain), ("hook", hooked)),
+            (("bridge", bridged), ("progress", reported)),
+        ]
+        for round_ in range(args.repeats):
+            for pair in pairs:
+                # Alternate which of a pair goes first, so order effects cancel.
+                for key, run in pair if round_ % 2 == 0 else pair[::-1]:
+                    timed(key, run)
         steps = client.get(km, "n_steps_")
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"fit 100k x 32, k=8, {steps} steps; median of {args.repeats}")
-    print(f"{'row':44} {'time':>9} {'ratio':>7}")
+    paired = {
+        key: [a / b for a, b in zip(times[key], times[base], strict=True)]
+        for key, base in (
+            ("plain", "plain"),
+            ("hook", "plain"),
+            ("bridge", "bridge"),
+            ("progress", "bridge"),
+        )
+    }
+    print(f"fit 100k x 32, k=8, {steps} steps; median of {args.repeats} alternating rounds")
+    print(f"{'row':44} {'time':>9} {'ratio (range)':>22}")
     rows = [
-        ("in process, no hook", "plain", "plain"),
-        ("in process, no-op progress hook", "hook", "plain"),
-        ("bridge, no callback (nothing extra sent)", "bridge", "bridge"),
-        (f"bridge, progress= ({events} messages)", "progress", "bridge"),
+        ("in process, no hook", "plain"),
+        ("in process, no-op progress hook", "hook"),
+        ("bridge, no callback (nothing extra sent)", "bridge"),
+        (f"bridge, progress= ({events} messages)", "progress"),
     ]
-    for label, key, base in rows:
-        print(f"{label:44} {med[key] * 1000:7.1f} ms {med[key] / med[base]:6.3f}x")
+    for label, key in rows:
+        ratios = paired[key]
+        print(
+            f"{label:44} {med[key] * 1000:7.1f} ms {statistics.median(ratios):6.3f}x "
+            f"({min(ratios):.3f}-{max(ratios):.3f})"
+        )
     spread = np.ptp(times["bridge"]) / med["bridge"]
     print(f"run-to-run spread of the bridge row: {spread:.1%} of its median")
 

@@ -14,11 +14,14 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import msgpack
+
 if TYPE_CHECKING:
     from bridge.operations import Operations
 
 __all__ = ["Stats", "gauges", "serve_metrics"]
 
+_ERROR_MARK = b"\xa2ok\xc2"
 # Latency histogram bucket bounds (seconds) for Prometheus.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Latencies kept for the percentiles of `stats`.
@@ -44,6 +47,14 @@ class Stats:
 
     def error(self, code: str) -> None:
         self.errors[code] += 1
+
+    def reply(self, raw_header: bytes) -> None:
+        """Count a worker's packed reply header if it is an error, by its code."""
+        # Headers start {"v":..,"id":..,"ok":false: the false (0xc2) right after "ok"
+        # tells an error without decoding the (far more common) successes.
+        if _ERROR_MARK in raw_header[:24]:
+            code = msgpack.unpackb(raw_header).get("error", {}).get("code", "internal")
+            self.errors[code] += 1
 
     def latency(self, seconds: float) -> None:
         self._window.append(seconds)
