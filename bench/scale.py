@@ -59,7 +59,24 @@ def one_fit(client: Client, X: np.ndarray, repeats: int) -> float:
     return statistics.median(times)
 
 
-def concurrent_fits(client: Client, data: list[np.ndarray]) -> tuple[float, set[str]]:
+def actor_rss_mib() -> list[float]:
+    """Resident memory of every instance actor process on this machine (Ray sets their
+    title to ``ray::<actor class>``)."""
+    sizes = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if not f.read().startswith(b"ray::_Placed"):
+                    continue
+            with open(f"/proc/{pid}/status") as f:
+                rss = next(line for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+        sizes.append(int(rss.split()[1]) / 1024)
+    return sizes
+
+
+def concurrent_fits(client: Client, data: list[np.ndarray]) -> tuple[float, set[str], list[float]]:
     ids = [client.init("MiniBatchKMeans", **OPTIONS) for _ in data]
     start = time.perf_counter()
     rids = [client.submit_call(i, "fit", X=X) for i, X in zip(ids, data, strict=True)]
@@ -69,9 +86,10 @@ def concurrent_fits(client: Client, data: list[np.ndarray]) -> tuple[float, set[
     nodes = {
         item.get("node", "this process") for item in client.instances() if item["instance"] in ids
     }
+    rss = actor_rss_mib()
     for instance in ids:
         client.dispose(instance)
-    return elapsed, nodes
+    return elapsed, nodes, rss
 
 
 def measure(endpoint: str, args: argparse.Namespace, data: list[np.ndarray]) -> dict:
@@ -81,13 +99,14 @@ def measure(endpoint: str, args: argparse.Namespace, data: list[np.ndarray]) -> 
         small_calls(client, instance, data[0][:10], 20)  # warm up
         times = small_calls(client, instance, data[0][:10], args.calls)
         fit = one_fit(client, data[0], args.repeats)
-        wall, nodes = concurrent_fits(client, data[: args.instances])
+        wall, nodes, rss = concurrent_fits(client, data[: args.instances])
         return {
             "p50": statistics.median(times),
             "p99": float(np.quantile(times, 0.99)),
             "fit": fit,
             "eight": wall,
             "nodes": len(nodes),
+            "actor_rss": rss,
         }
 
 
@@ -121,6 +140,12 @@ def main() -> int:
         b, r = base[key] * scale, ray_[key] * scale
         print(f"{label:38} {b:12.3f} {r:12.3f} {r / b:7.2f}")
     print(f"nodes holding the {args.instances} instances: ray {ray_['nodes']}")
+    if ray_["actor_rss"]:
+        sizes = ray_["actor_rss"]
+        print(
+            f"actor processes with a fitted instance: {len(sizes)}, RSS median "
+            f"{statistics.median(sizes):.0f} MiB (range {min(sizes):.0f}-{max(sizes):.0f})"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
