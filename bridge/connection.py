@@ -105,6 +105,10 @@ class Connection:
         self._socket.linger = 0
         self._socket.sndhwm = 0
         self._socket.rcvhwm = 0
+        # With no connection at all (refused handshake, nothing there yet) a send has no
+        # queue to go to and blocks: bound it like the wait for the reply.
+        if timeout is not None:
+            self._socket.sndtimeo = max(1, int(timeout * 1000))
         if endpoint.startswith("tcp://["):
             self._socket.ipv6 = True
         tune_socket(self._socket)
@@ -161,10 +165,16 @@ class Connection:
             packed = self._packer.pack(header)
             if buffers and self.limits:
                 _check_sizes(buffers, self.limits)
-            if buffers:
-                send_message(self._socket, [packed, *buffers])
-            else:
-                self._socket.send(packed)
+            try:
+                if buffers:
+                    send_message(self._socket, [packed, *buffers])
+                else:
+                    self._socket.send(packed)
+            except zmq.Again:
+                raise RequestTimeout(
+                    f"could not send request {rid} ({op}) within {self.timeout} s: no "
+                    f"connection to {self.endpoint} (server down, or refusing this client)"
+                ) from None
             self._outstanding.add(rid)
             return rid
         finally:

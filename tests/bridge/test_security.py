@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -87,7 +88,10 @@ def test_others_get_no_reply_at_all(curve_server, keys, who):
     else:
         client = Client(curve_server.endpoint, timeout=scaled(1))
     # Nothing comes back: the call times out, or the client's heartbeat connection is
-    # refused by the handshake first and it reports the server unreachable.
+    # refused by the handshake first and it reports the server unreachable. Waiting
+    # first lets the handshake fail, so the request finds no connection to queue on: its
+    # send must time out too, not block.
+    time.sleep(scaled(0.5))
     with client, pytest.raises((RequestTimeout, BridgeDisconnected)):
         client.ping()
     # Meanwhile the server serves its clients.
