@@ -18,7 +18,7 @@ import ray
 from bridge.client import Client
 from bridge.errors import error_class
 from bridge.launcher import spawn_server
-from tests.bridge.conftest import scaled
+from tests.bridge.conftest import scaled, wait_until
 from tests.bridge.test_methods import OPTIONS, assert_same, make_data
 from tests.ray.cluster import node_pids
 from tests.ray.conftest import ray_flags
@@ -160,3 +160,33 @@ def test_lost_node_is_a_typed_error_and_a_new_node_takes_the_instance(
     finally:
         if spare is not None:
             ray_cluster.remove_node(spare)
+
+
+def test_an_expired_lease_frees_the_instance_and_its_actor(ray_cluster, driver):
+    """Leases work the same on Ray: a silent session's instance is reaped by the gateway
+    and its actor stops, while a live client's instance (renewed) stays."""
+    # Longer than an actor's start (1-2 s here), which the first renewal waits for.
+    flags = ray_flags(ray_cluster, "--ray-namespace", "leases", "--lease-seconds", "6")
+    X = make_data("float64", "dense")
+
+    def actors() -> set[str]:
+        return {
+            entry["name"].split("@")[0]
+            for entry in ray.util.list_named_actors(all_namespaces=True)
+            if entry["namespace"] == "leases"
+        }
+
+    with spawn_server(timeout=scaled(120), extra_args=flags) as server:
+        with Client(server.endpoint, timeout=scaled(120)) as live:
+            kept = live.init("MiniBatchKMeans", **OPTIONS)
+            silent = Client(server.endpoint, timeout=scaled(120), renew=False)
+            try:
+                lost = silent.init("MiniBatchKMeans", **OPTIONS)
+                silent.call(lost, "fit", X=X)
+                assert {kept, lost} <= actors()
+            finally:
+                silent.close()
+            wait_until(lambda: lost not in actors(), 30, "the silent session's actor to stop")
+            assert [item["instance"] for item in live.instances()] == [kept]
+            assert kept in actors()
+            live.dispose(kept)
