@@ -33,17 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bridge.client import Client  # noqa: E402
+from bridge.launcher import rss_bytes as rss  # noqa: E402
 from bridge.launcher import spawn_server  # noqa: E402
 
 MiB = 1 << 20
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def nested(depth: int) -> object:

@@ -33,8 +33,10 @@ from sklearn.datasets import make_blobs
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bridge.client import Client  # noqa: E402
-from bridge.launcher import spawn_server  # noqa: E402
+from bridge.launcher import rss_bytes, spawn_server  # noqa: E402
 from tests.ray.cluster import local_cluster  # noqa: E402
+
+MiB = 1 << 20
 
 OPTIONS = {"n_clusters": 8, "random_state": 0, "batch_size": 1024, "n_init": 1, "max_iter": 20}
 
@@ -66,13 +68,10 @@ def actor_rss_mib() -> list[float]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if not f.read().startswith(b"ray::_Placed"):
-                    continue
-            with open(f"/proc/{pid}/status") as f:
-                rss = next(line for line in f if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            continue
-        sizes.append(int(rss.split()[1]) / 1024)
+                if f.read().startswith(b"ray::_Placed"):
+                    sizes.append(rss_bytes(int(pid)) / MiB)
+        except OSError:
+            continue  # ended meanwhile
     return sizes
 
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bridge.client import Client  # noqa: E402
+from bridge.launcher import rss_bytes as rss  # noqa: E402
 from bridge.launcher import spawn_server  # noqa: E402
 from estimators import MiniBatchKMeans  # noqa: E402
 
@@ -82,14 +83,6 @@ def client_main(endpoint: str, seed: int, instances: int, seconds: float, out: A
         for instance in ids:
             client.dispose(instance)
     out.put({"requests": len(latencies), "errors": errors, "wrong": wrong, "lat": latencies})
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def run(endpoint: str, pid: int | None, clients: int, instances: int, seconds: float) -> dict:

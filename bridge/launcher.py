@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServerProcess", "spawn_server"]
+__all__ = ["ServerProcess", "rss_bytes", "spawn_server"]
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -116,6 +116,15 @@ def spawn_server(
         if process.stdout is not None:
             process.stdout.close()
     return ServerProcess(process, ready, token)
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of process ``pid`` (Linux ``/proc``), for tests and benchmarks."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no VmRSS for process {pid}")
 
 
 def _read_line(process: subprocess.Popen[bytes], timeout: float) -> str:

@@ -12,19 +12,11 @@ import zmq
 
 from bridge import errors
 from bridge.client import Client
-from bridge.launcher import ServerProcess, spawn_server
+from bridge.launcher import ServerProcess, rss_bytes, spawn_server
 
 from .conftest import scaled
 
 MiB = 1 << 20
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture(scope="module")
