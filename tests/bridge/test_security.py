@@ -45,9 +45,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     )
 
 
-@pytest.fixture(scope="module")
-def curve_server(keys: SimpleNamespace) -> Iterator[ServerProcess]:
-    args = [
+def curve_args(keys: SimpleNamespace) -> list[str]:
+    """The flags of a CURVE server with the test keys and their clients and admins."""
+    return [
         "--curve-secret-key",
         keys.server_secret,
         "--curve-authorized-keys",
@@ -55,6 +55,11 @@ def curve_server(keys: SimpleNamespace) -> Iterator[ServerProcess]:
         "--admin-keys",
         str(keys.root / "admins"),
     ]
+
+
+@pytest.fixture(scope="module")
+def curve_server(keys: SimpleNamespace) -> Iterator[ServerProcess]:
+    args = curve_args(keys)
     with spawn_server("tcp://127.0.0.1:0", workers=2, timeout=scaled(60), extra_args=args) as s:
         yield s
 
@@ -125,14 +130,7 @@ def test_a_key_cannot_reach_another_keys_instances(curve_server, keys):
 
 
 def test_shutdown_needs_an_admin_key_or_the_token(keys):
-    args = [
-        "--curve-secret-key",
-        keys.server_secret,
-        "--curve-authorized-keys",
-        str(keys.root / "clients"),
-        "--admin-keys",
-        str(keys.root / "admins"),
-    ]
+    args = curve_args(keys)
     with spawn_server("tcp://127.0.0.1:0", workers=1, timeout=scaled(60), extra_args=args) as s:
         with connect(s, keys, "bob") as bob:
             with pytest.raises(Forbidden):
