@@ -60,18 +60,33 @@ def assign(X, cs: Centers):
     return _scores(X, cs).argmin(axis=1).astype(np.int32, copy=False)
 
 
-def assign_and_measure(X, cs: Centers):
+def dense_sq_norms(X, pool=None) -> np.ndarray:
+    """(n,) ``|x|^2`` of each row of a dense X; with ``pool``, in two halves at once."""
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    if pool is None:
+        return np.einsum("ij,ij->i", X, X, out=out)
+    mid = X.shape[0] // 2
+    other = pool.submit(np.einsum, "ij,ij->i", X[mid:], X[mid:], out=out[mid:])
+    np.einsum("ij,ij->i", X[:mid], X[:mid], out=out[:mid])
+    other.result()
+    return out
+
+
+def assign_and_measure(X, cs: Centers, x_sq=None):
     """``assign`` plus each row's squared distance to its center via the norm expansion
     ``|x|^2 + (|c|^2 - 2 x.c)``, reusing the scores already computed for the ranking.
 
     One extra pass over X instead of five, for whole-dataset passes over float64 data
     (dense or CSR), where the expansion is accurate to ~1e-15 relative per row. Returns
-    ((n,) int32 labels, (n,) float64 squared distances).
+    ((n,) int32 labels, (n,) float64 squared distances). ``x_sq``: the rows' ``|x|^2``
+    if already known (dense X).
     """
     scores = _scores(X, cs)
     labels = scores.argmin(axis=1)
     dist = np.take_along_axis(scores, labels[:, None], axis=1)[:, 0]
-    if sp.issparse(X):
+    if x_sq is not None:
+        dist += x_sq
+    elif sp.issparse(X):
         dist += np.asarray(X.multiply(X).sum(axis=1)).ravel()
     else:
         dist += np.einsum("ij,ij->i", X, X)
@@ -111,6 +126,27 @@ def sq_dist_to_assigned(X, cs: Centers, labels, overwrite: bool = False) -> np.n
     return out
 
 
+def label_batch(X, rows, cs: Centers):
+    """Gather rows ``rows`` of a dense X, then label them and measure their squared
+    distances to their centers exactly (as ``assign`` and ``sq_dist_to_assigned``).
+
+    Rows go in groups small enough to stay in cache from the gather through the ranking
+    product to the differences, so the batch is never materialised whole.
+    Returns ((b,) int32 labels, (b,) X-dtype squared distances).
+    """
+    b, d = rows.shape[0], X.shape[1]
+    labels = np.empty(b, dtype=np.int32)
+    dist = np.empty(b, dtype=X.dtype)
+    group = max(16, CACHE_CELLS // max(1, d))
+    for start in range(0, b, group):
+        stop = min(start + group, b)
+        part = X.take(rows[start:stop], axis=0)
+        lab = labels[start:stop]
+        lab[:] = _scores(part, cs).argmin(axis=1)
+        _dense_sq_dist(part, cs.values, lab, dist[start:stop], overwrite=True)
+    return labels, dist
+
+
 def _dense_sq_dist(X, centers, labels, out, overwrite: bool) -> None:
     if overwrite:
         diff = X
@@ -144,6 +180,7 @@ def labels_inertia(
     n_parts: int = 1,
     pool=None,
     expansion: bool = False,
+    x_sq=None,
 ):
     """Nearest-center labels (n,) int32 and weighted inertia for a whole dataset.
 
@@ -168,7 +205,7 @@ def labels_inertia(
         stop = min(start + step, n)
         block = X[start:stop]
         if return_inertia and fast:
-            lab, dist = assign_and_measure(block, cs)
+            lab, dist = assign_and_measure(block, cs, None if x_sq is None else x_sq[start:stop])
         else:
             lab = assign(block, cs)
             dist = sq_dist_to_assigned(block, cs, lab) if return_inertia else None
@@ -212,7 +249,9 @@ def ordered_sum(terms, n_parts: int):
     return total
 
 
-def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels) -> None:
+def minibatch_update(
+    X, sample_weight, centers, centers_new, weight_sums, labels, rows=None
+) -> None:
     """Move each center to the running weighted mean of all points it has received.
 
     X: (b, d) dense or CSR batch; sample_weight: (b,); centers: (k, d) before the step;
@@ -225,6 +264,9 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
     scikit-learn's kernel adds in, so the centers agree to the last bit in float64 and
     float32 alike. Dense batches use scipy's CSR kernel with a selector listing each
     center's points in batch order; CSR batches use ``_added_in_order``.
+
+    With ``rows`` (dense only) X is the whole data set and the batch is ``X[rows]``: the
+    selector points into X, so the batch need not be gathered.
     """
     k = centers.shape[0]
     dtype = centers.dtype
@@ -241,6 +283,8 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
         counts = counts[moved]
         wsum = wsum[moved]
     old_weight = weight_sums[moved]
+    if rows is not None and _csr_matvecs is None:  # pragma: no cover - see the import
+        X, rows = X.take(rows, axis=0), None
     if sp.issparse(X) or _csr_matvecs is None:
         numer = _added_in_order(X, centers[moved], old_weight, labels, moved, sample_weight)
     else:
@@ -251,9 +295,11 @@ def minibatch_update(X, sample_weight, centers, centers_new, weight_sums, labels
         order = labels.astype(small, copy=False).argsort(kind="stable")
         member_w = sample_weight[order].astype(dtype, copy=False)
         numer = centers[moved] * old_weight[:, None]
+        members = order if rows is None else rows[order]
         # scipy's CSR kernel accumulates onto ``numer`` row by row in entry order.
         m = indptr.size - 1
-        _csr_matvecs(m, X.shape[0], X.shape[1], indptr, order, member_w, X.ravel(), numer.ravel())
+        n, d = X.shape
+        _csr_matvecs(m, n, d, indptr, members, member_w, X.ravel(), numer.ravel())
     totals = old_weight + wsum.astype(dtype)
     numer *= (1 / totals).astype(dtype, copy=False)[:, None]
     centers_new[moved] = numer

@@ -27,8 +27,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels as K
+from ._bounded import descend_bounded
 from ._distances import sq_distances
 from ._kmeans_io import KMeansIO
+from ._overlap import descend_overlapped
 from ._params import (
     ARRAY_LIKE,
     BOOLEAN,
@@ -44,8 +46,8 @@ from ._params import (
 from ._progress import Reporter
 from ._sampling import BatchSampler
 from ._setup import FitSetup
-from ._stopping import EarlyStopping
-from ._threads import block_pool, single_blas_thread
+from ._stopping import EarlyStopping, UncertainStop
+from ._threads import block_pool, single_blas_thread, step_pool
 
 # Rows below which a whole-data pass runs on the calling thread (thread hand-off costs more).
 PARALLEL_MIN_ROWS = 20_000
@@ -123,30 +125,33 @@ class MiniBatchKMeans(
 
     # ---------------------------------------------------------------- the mini-batch step
 
-    def _step(
-        self, X, sample_weight, centers, centers_new, rng, scratch=False, unit_weight=False
-    ) -> float:
-        """One mini-batch update; returns the batch inertia measured before the update.
-
-        With ``scratch`` the dense batch X belongs to the caller's loop and may be
-        overwritten; ``unit_weight`` says every weight is 1 (multiplying by it is skipped).
+    def _step(self, X, sample_weight, centers, centers_new, rng, unit_weight=False) -> float:
+        """One mini-batch update on the batch X; returns the batch inertia measured
+        before the update. ``unit_weight`` says every weight is 1 (no multiplying by it).
         """
         # Decided before the update, on the counts as they stand (empty centers included).
         reassign = self._due_for_reassignment()
         cs = K.Centers(centers)
         labels = K.assign(X, cs)
-        # In place only when the old centers survive the update (centers_new is apart).
-        in_place = scratch and centers_new is not centers
-        if not in_place:
-            terms = K.sq_dist_to_assigned(X, cs, labels)
+        terms = K.sq_dist_to_assigned(X, cs, labels)
         K.minibatch_update(X, sample_weight, centers, centers_new, self._center_weight, labels)
         if reassign and self.reassignment_ratio > 0:
             self._reassign(X, centers_new, rng)
-        if in_place:
-            # The batch is not needed any more: measure the inertia in its rows.
-            terms = K.sq_dist_to_assigned(X, cs, labels, overwrite=True)
         if not unit_weight:
             terms *= sample_weight
+        return K.ordered_sum(terms, self._n_parts)
+
+    def _dense_step(self, X, rows, ones, centers, centers_new, rng) -> float:
+        """``_step`` on the batch ``X[rows]`` of a dense X, without gathering it whole:
+        the batch is labelled and measured in cached row groups (``label_batch``) and
+        the update reads its rows from X. Unit weights; the same result as ``_step``.
+        """
+        reassign = self._due_for_reassignment()
+        cs = K.Centers(centers)
+        labels, terms = K.label_batch(X, rows, cs)
+        K.minibatch_update(X, ones, centers, centers_new, self._center_weight, labels, rows=rows)
+        if reassign and self.reassignment_ratio > 0:
+            self._reassign(X, centers_new, rng, rows)
         return K.ordered_sum(terms, self._n_parts)
 
     def _reset_center_weights(self, dtype) -> None:
@@ -161,10 +166,13 @@ class MiniBatchKMeans(
             self._since_reassign = 0
         return due
 
-    def _reassign(self, X, centers_new, rng) -> None:
-        """Move centers with too little accumulated weight onto random batch points."""
+    def _reassign(self, X, centers_new, rng, rows=None) -> None:
+        """Move centers with too little accumulated weight onto random batch points.
+
+        The batch is X, or ``X[rows]`` when ``rows`` is given.
+        """
         counts = self._center_weight
-        batch = X.shape[0]
+        batch = X.shape[0] if rows is None else rows.shape[0]
         lonely = counts < self.reassignment_ratio * counts.max()
         n_moves = np.count_nonzero(lonely)
         if not n_moves:
@@ -177,8 +185,8 @@ class MiniBatchKMeans(
             chosen = rng.choice(batch, replace=False, size=n_moves)
             if self.verbose:
                 print(f"[MiniBatchKMeans] Reassigning {n_moves} cluster centers.")
-            rows = X[chosen]
-            centers_new[lonely] = rows.toarray() if sp.issparse(rows) else rows
+            picked = X[chosen] if rows is None else X.take(rows[chosen], axis=0)
+            centers_new[lonely] = picked.toarray() if sp.issparse(picked) else picked
         # Not reset to zero, or they would be reassigned again at once.
         counts[lonely] = counts[~lonely].min()
 
@@ -215,7 +223,12 @@ class MiniBatchKMeans(
         with single_blas_thread():
             centers = self._best_initial_centers(X, sample_weight, self._checked_init(X), rng)
             self._reset_center_weights(X.dtype)
-            centers, steps, stopper = self._descend(X, sample_weight, centers, rng)
+            # Row norms for the bounded loop and the final labelling pass, made once.
+            x_sq = None
+            if self._bounded_loop_applies(X):
+                pool = block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None
+                x_sq = K.dense_sq_norms(X, pool)
+            centers, steps, stopper = self._descend(X, sample_weight, centers, rng, x_sq)
 
         n_samples = X.shape[0]
         self.cluster_centers_ = centers
@@ -224,7 +237,7 @@ class MiniBatchKMeans(
         self.n_iter_ = int(np.ceil(steps * self._batch_size / n_samples))
         if self.compute_labels:
             self.labels_, self.inertia_ = self._labels_inertia(
-                X, sample_weight, centers, expansion=True
+                X, sample_weight, centers, expansion=True, x_sq=x_sq
             )
         else:
             # No labelling pass: report the smoothed mean batch inertia, scaled to the
@@ -234,31 +247,61 @@ class MiniBatchKMeans(
             self.inertia_ = mean * np.sum(sample_weight)
         return self
 
-    def _descend(self, X, sample_weight, centers, rng):
-        """The mini-batch loop; returns (centers, steps taken, the EarlyStopping used)."""
+    def _bounded_loop_applies(self, X) -> bool:
+        """Whether ``fit`` may use the loop with bounded approximate inertias: dense
+        float64 data, and no output that shows the exact batch inertias (verbose lines,
+        ``inertia_`` from the smoothed inertia when labels are not computed)."""
+        return (
+            not sp.issparse(X)
+            and X.dtype == np.float64
+            and not self.verbose
+            and self.compute_labels
+        )
+
+    def _descend(self, X, sample_weight, centers, rng, x_sq=None):
+        """The mini-batch loop; returns (centers, steps taken, the EarlyStopping used).
+
+        With ``x_sq`` (row norms of a dense float64 X) the batch inertias come from the
+        norm expansion with error bounds (``_bounded``); a stopping decision the bounds
+        cannot settle sends the fit back to its start, to run with exact inertias.
+        """
         n_samples = X.shape[0]
         batch_size = self._batch_size
         n_steps = (self.max_iter * n_samples) // batch_size
-        stopper = EarlyStopping(
-            batch_size=batch_size,
-            n_samples=n_samples,
-            n_steps=n_steps,
-            center_tol=self._tol,
-            patience=self.max_no_improvement,
-            verbose=bool(self.verbose),
-        )
         sampler = BatchSampler(sample_weight / np.sum(sample_weight))
         reporter = Reporter(n_steps, batch_size / n_samples)
+        dense = not sp.issparse(X)
+        pool = step_pool(batch_size, X.shape[1]) if dense else None
+        if x_sq is not None:
+            start = centers.copy(), rng.get_state()
+            stopper = self._stopper(n_steps, n_samples)
+            try:
+                centers, step = descend_bounded(
+                    self, X, x_sq, centers, rng, sampler, stopper, reporter, n_steps, pool
+                )
+                return centers, step, stopper
+            except UncertainStop:
+                centers = start[0]
+                rng.set_state(start[1])
+                self._reset_center_weights(X.dtype)
+                reporter.resume_after_last()
+        stopper = self._stopper(n_steps, n_samples)
+        # Verbose fits print while they step: no step may be taken ahead and undone.
+        if pool is not None and not self.verbose:
+            centers, step = descend_overlapped(
+                self, X, centers, rng, sampler, stopper, reporter, n_steps, pool
+            )
+            return centers, step, stopper
         # Batches are drawn by weight, so each drawn row then counts once.
         ones = np.ones(batch_size, dtype=X.dtype)
-        dense = not sp.issparse(X)
         spare = np.empty_like(centers)
         step = 0
         while step < n_steps:
             rows = sampler.draw(batch_size, rng)
-            # take() without out=: numpy's out= path is several times slower.
-            batch = X.take(rows, axis=0) if dense else X[rows]
-            inertia = self._step(batch, ones, centers, spare, rng, scratch=dense, unit_weight=True)
+            if dense:
+                inertia = self._dense_step(X, rows, ones, centers, spare, rng)
+            else:
+                inertia = self._step(X[rows], ones, centers, spare, rng, unit_weight=True)
             shift = np.sum((spare - centers) ** 2) if self._tol > 0.0 else 0
             centers, spare = spare, centers
             step += 1
@@ -268,6 +311,16 @@ class MiniBatchKMeans(
             if stop:
                 break
         return centers, step, stopper
+
+    def _stopper(self, n_steps: int, n_samples: int) -> EarlyStopping:
+        return EarlyStopping(
+            batch_size=self._batch_size,
+            n_samples=n_samples,
+            n_steps=n_steps,
+            center_tol=self._tol,
+            patience=self.max_no_improvement,
+            verbose=bool(self.verbose),
+        )
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centers with one mini-batch X.
@@ -355,7 +408,9 @@ class MiniBatchKMeans(
         _, inertia = self._labels_inertia(X, sample_weight, self.cluster_centers_)
         return -inertia
 
-    def _labels_inertia(self, X, sample_weight, centers, return_inertia=True, expansion=False):
+    def _labels_inertia(
+        self, X, sample_weight, centers, return_inertia=True, expansion=False, x_sq=None
+    ):
         """Whole-data labels and inertia, blocks in parallel with one BLAS thread each.
 
         ``expansion`` trades the last bit of the inertia for speed (see the kernel); used
@@ -372,6 +427,7 @@ class MiniBatchKMeans(
                 n_parts=self._n_parts,
                 pool=pool,
                 expansion=expansion,
+                x_sq=x_sq,
             )
 
     def __sklearn_tags__(self):

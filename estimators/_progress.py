@@ -38,13 +38,15 @@ def progress_callback(callback: Callable[[dict[str, Any]], None]) -> Iterator[No
 class Reporter:
     """Used by an estimator for one call: turns steps into events, if anyone listens."""
 
-    __slots__ = ("_callback", "_started", "steps", "_rows_per_step")
+    __slots__ = ("_callback", "_started", "steps", "_rows_per_step", "_last", "_skip")
 
     def __init__(self, steps: int, rows_per_step: float) -> None:
         self._callback = _CALLBACK.get()
         self._started = time.perf_counter()
         self.steps = steps
         self._rows_per_step = rows_per_step
+        self._last = 0  # the last step reported
+        self._skip = 0  # steps up to this one are not reported (again)
 
     @property
     def active(self) -> bool:
@@ -53,8 +55,9 @@ class Reporter:
     def step(self, step: int, batch_inertia: float, ewa_inertia: float | None) -> None:
         """Report step ``step`` (from 1)."""
         callback = self._callback
-        if callback is None:
+        if callback is None or step <= self._skip:
             return
+        self._last = step
         callback(
             {
                 "step": step,
@@ -65,3 +68,7 @@ class Reporter:
                 "elapsed": time.perf_counter() - self._started,
             }
         )
+
+    def resume_after_last(self) -> None:
+        """The caller starts over: report only steps beyond those already reported."""
+        self._skip = self._last

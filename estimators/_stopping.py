@@ -13,6 +13,13 @@ the same step and print the same lines.
 
 from __future__ import annotations
 
+# Unit roundoff of float64.
+_U = 2.0**-53
+
+
+class UncertainStop(Exception):
+    """A decision hinged on a difference within the error bound of approximate inertias."""
+
 
 class EarlyStopping:
     """Stopping rule for one fit of ``n_steps`` steps over ``n_samples`` rows."""
@@ -37,19 +44,33 @@ class EarlyStopping:
         self.first_mean: float | None = None  # step 1's mean, which the average skips
         self._lowest: float | None = None
         self._stalled = 0
+        # Bounds on how far the average and the lowest one may be from the values exact
+        # batch inertias would give (zero while every inertia given is exact).
+        self._smoothed_error = 0.0
+        self._lowest_error = 0.0
 
-    def should_stop(self, step: int, batch_inertia: float, center_shift: float) -> bool:
-        """Record step ``step`` (0-based); True when the fit should end after it."""
+    def should_stop(
+        self, step: int, batch_inertia: float, center_shift: float, error: float | None = None
+    ) -> bool:
+        """Record step ``step`` (0-based); True when the fit should end after it.
+
+        ``error`` bounds ``|batch_inertia - exact|`` for an approximate inertia. The
+        decision is then the exact one, or ``UncertainStop`` is raised when the
+        comparison it rests on is closer than the accumulated error bounds.
+        """
         mean = batch_inertia / self.batch_size
         shown = step + 1
         if shown == 1:
             self.first_mean = mean
             self._say(f"Minibatch step {shown}/{self.n_steps}: mean batch inertia: {mean}")
             return False
-        if self.smoothed is None:
+        previous = self.smoothed
+        if previous is None:
             self.smoothed = mean
         else:
-            self.smoothed = self.smoothed * (1 - self.weight) + mean * self.weight
+            self.smoothed = previous * (1 - self.weight) + mean * self.weight
+        if error is not None:
+            self._track_error(previous, mean, error)
         self._say(
             f"Minibatch step {shown}/{self.n_steps}: mean batch inertia: {mean}, "
             f"ewa inertia: {self.smoothed}"
@@ -57,15 +78,34 @@ class EarlyStopping:
         if self.center_tol > 0.0 and center_shift <= self.center_tol:
             self._say(f"Converged (small centers change) at step {shown}/{self.n_steps}")
             return True
+        if (
+            self._smoothed_error
+            and self._lowest is not None
+            and abs(self.smoothed - self._lowest) <= self._smoothed_error + self._lowest_error
+        ):
+            raise UncertainStop(f"step {shown}")
         if self._lowest is not None and not self.smoothed < self._lowest:
             self._stalled += 1
         else:
             self._lowest = self.smoothed
+            self._lowest_error = self._smoothed_error
             self._stalled = 0
         if self.patience is not None and self._stalled >= self.patience:
             self._say(f"Converged (lack of improvement in inertia) at step {shown}/{self.n_steps}")
             return True
         return False
+
+    def _track_error(self, previous: float | None, mean: float, error: float) -> None:
+        """Carry a bound on the batch inertia's error into the bound on the average,
+        with room for the roundings of both computations (each a few ulps)."""
+        mean_error = error / self.batch_size + 2 * _U * abs(mean)
+        if previous is None:
+            self._smoothed_error = mean_error
+            return
+        rounding = 8 * _U * (abs(previous) + abs(mean) + abs(self.smoothed))
+        self._smoothed_error = (
+            self._smoothed_error * (1 - self.weight) + mean_error * self.weight + rounding
+        )
 
     def _say(self, line: str) -> None:
         if self.verbose:

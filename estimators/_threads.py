@@ -74,3 +74,15 @@ def block_pool() -> ThreadPoolExecutor | None:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="estimators")
     return _pool
+
+
+# Batch cells (rows x features) from which a mini-batch step is worth overlapping with
+# the previous step's inertia on a second thread (below it the hand-off costs more).
+STEP_PARALLEL_CELLS = 1 << 16
+
+
+def step_pool(batch_size: int, n_features: int) -> ThreadPoolExecutor | None:
+    """``block_pool()`` when mini-batch steps are large enough to overlap, else None."""
+    if batch_size * n_features < STEP_PARALLEL_CELLS:
+        return None
+    return block_pool()

@@ -1,0 +1,91 @@
+"""The mini-batch loop over dense float64 data, with batch inertias from the norm expansion.
+
+The exact batch inertia (direct differences, summed in scikit-learn's order) costs more
+than the rest of a step when rows are long, yet it steers only the early-stopping rule.
+Here it comes from what the step computes anyway: each row's ``|x|^2`` (once per fit)
+plus its best ranking score ``|c|^2 - 2 x.c``. A rigorous bound on its distance from the
+exact value goes with it. ``EarlyStopping`` carries the bound along and raises
+``UncertainStop`` when a decision could go either way, and the caller then runs the fit
+again with exact inertias. So centers, labels, step count and ``inertia_`` are those of
+the exact loop; only the batch inertias shown to progress listeners may differ from it,
+in the last digits.
+
+The bound, per row with ``a = |x| + |c|``: the expansion's terms (a dot product of d
+products, two squared norms, two additions) are each off by at most about
+``(d + 3) u a^2`` (u the unit roundoff), and the exact route's direct sum by at most
+``(d + 1) u a^2``; summing b rows in any order adds at most ``b u sum(a^2)`` to each
+side. We use twice those constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels as K
+
+_U = 2.0**-53
+
+
+def label_rows(X, rows, cs: K.Centers, out, pool=None):
+    """Gather ``X[rows]`` into ``out`` and rank the centers for each row.
+
+    Returns ((b,) int32 labels, (b,) best scores ``|c|^2 - 2 x.c``). With ``pool`` the
+    two halves of the batch run on two threads.
+    """
+    b = rows.shape[0]
+    labels = np.empty(b, dtype=np.int32)
+    best = np.empty(b, dtype=X.dtype)
+
+    def run(lo: int, hi: int) -> None:
+        # mode="clip" (the rows are valid): with out=, "raise" copies the output first.
+        part = X.take(rows[lo:hi], axis=0, out=out[lo:hi], mode="clip")
+        scores = K._scores(part, cs)
+        lab = scores.argmin(axis=1)
+        labels[lo:hi] = lab
+        best[lo:hi] = np.take_along_axis(scores, lab[:, None], axis=1)[:, 0]
+
+    if pool is None or b < 64:
+        run(0, b)
+    else:
+        other = pool.submit(run, b // 2, b)
+        run(0, b // 2)
+        other.result()
+    return labels, best
+
+
+def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_steps, pool):
+    """Run up to ``n_steps`` steps of ``est`` on dense float64 X; returns (centers, steps).
+
+    ``x_sq`` holds ``|x|^2`` of every row. Raises ``UncertainStop`` (from the stopping
+    rule) when the approximate inertias cannot decide a step.
+    """
+    b, d = est._batch_size, X.shape[1]
+    ones = np.ones(b, dtype=X.dtype)
+    batch = np.empty((b, d), dtype=X.dtype)
+    spare = np.empty_like(centers)
+    scale = (4 * (d + 4) + 2 * b + 8) * _U
+    step = 0
+    while step < n_steps:
+        rows = sampler.draw(b, rng)
+        reassign = est._due_for_reassignment()
+        cs = K.Centers(centers)
+        labels, best = label_rows(X, rows, cs, batch, pool)
+        K.minibatch_update(batch, ones, centers, spare, est._center_weight, labels)
+        if reassign and est.reassignment_ratio > 0:
+            est._reassign(batch, spare, rng)
+        shift = np.sum((spare - centers) ** 2) if est._tol > 0.0 else 0
+        rows_sq = x_sq[rows]
+        terms = rows_sq + best
+        np.maximum(terms, 0, out=terms)
+        reach = np.sqrt(rows_sq)
+        reach += np.sqrt(cs.sq_norms)[labels]
+        error = float(reach @ reach) * scale
+        inertia = float(terms.sum())
+        centers, spare = spare, centers
+        step += 1
+        stop = stopper.should_stop(step - 1, inertia, shift, error)
+        if reporter.active:
+            reporter.step(step, inertia / b, stopper.smoothed)
+        if stop:
+            break
+    return centers, step
