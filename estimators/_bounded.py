@@ -1,4 +1,4 @@
-"""The mini-batch loop over dense float64 data, with batch inertias from the norm expansion.
+"""The mini-batch loop over float64 data, with batch inertias from the norm expansion.
 
 The exact batch inertia (direct differences, summed in scikit-learn's order) costs more
 than the rest of a step when rows are long, yet it steers only the early-stopping rule.
@@ -20,6 +20,7 @@ side. We use twice those constants.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _kernels as K
 
@@ -27,11 +28,17 @@ _U = 2.0**-53
 
 
 def label_rows(X, rows, cs: K.Centers, out, pool=None):
-    """Gather ``X[rows]`` into ``out`` and rank the centers for each row.
+    """Gather ``X[rows]`` into ``out`` (dense X) and rank the centers for each row.
 
-    Returns ((b,) int32 labels, (b,) best scores ``|c|^2 - 2 x.c``). With ``pool`` the
-    two halves of the batch run on two threads.
+    Returns (the batch, (b,) int32 labels, (b,) best scores ``|c|^2 - 2 x.c``). With
+    ``pool`` the two halves of a dense batch run on two threads.
     """
+    if sp.issparse(X):
+        batch = X[rows]
+        scores = K._scores(batch, cs)
+        labels = scores.argmin(axis=1)
+        best = np.take_along_axis(scores, labels[:, None], axis=1)[:, 0]
+        return batch, labels.astype(np.int32), best
     b = rows.shape[0]
     labels = np.empty(b, dtype=np.int32)
     best = np.empty(b, dtype=X.dtype)
@@ -50,18 +57,18 @@ def label_rows(X, rows, cs: K.Centers, out, pool=None):
         other = pool.submit(run, b // 2, b)
         run(0, b // 2)
         other.result()
-    return labels, best
+    return out, labels, best
 
 
 def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_steps, pool):
-    """Run up to ``n_steps`` steps of ``est`` on dense float64 X; returns (centers, steps).
+    """Run up to ``n_steps`` steps of ``est`` on float64 X; returns (centers, steps).
 
     ``x_sq`` holds ``|x|^2`` of every row. Raises ``UncertainStop`` (from the stopping
     rule) when the approximate inertias cannot decide a step.
     """
     b, d = est._batch_size, X.shape[1]
     ones = np.ones(b, dtype=X.dtype)
-    batch = np.empty((b, d), dtype=X.dtype)
+    buffer = None if sp.issparse(X) else np.empty((b, d), dtype=X.dtype)
     spare = np.empty_like(centers)
     scale = (4 * (d + 4) + 2 * b + 8) * _U
     step = 0
@@ -69,7 +76,7 @@ def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_st
         rows = sampler.draw(b, rng)
         reassign = est._due_for_reassignment()
         cs = K.Centers(centers)
-        labels, best = label_rows(X, rows, cs, batch, pool)
+        batch, labels, best = label_rows(X, rows, cs, buffer, pool)
         K.minibatch_update(batch, ones, centers, spare, est._center_weight, labels)
         if reassign and est.reassignment_ratio > 0:
             est._reassign(batch, spare, rng)

@@ -10,17 +10,32 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+try:  # scipy's CSR matrix-vector kernel, the one behind ``csr_array @ vector``
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover
+    _csr_matvec = None
+
 
 def row_sq_norms(X) -> np.ndarray:
     """Squared L2 norm of each row; dense (n, d) or CSR. Returns (n,) of X's dtype.
 
     CSR rows are summed entry by entry in storage order, as scikit-learn's
-    ``csr_row_norms`` loop does (scipy's row sums add in another order).
+    ``csr_row_norms`` loop does (scipy's row sums add in another order): scipy's CSR
+    matrix-vector kernel against a vector of ones adds each row's squares that way.
     """
     if not sp.issparse(X):
         return np.einsum("ij,ij->i", X, X)
     X = X.tocsr()
     squares = X.data * X.data
+    if _csr_matvec is None:  # pragma: no cover - a scipy that moved it
+        return _ordered_row_sums(X, squares)
+    sums = np.zeros(X.shape[0], dtype=squares.dtype)
+    ones = np.ones(X.shape[1], dtype=squares.dtype)
+    _csr_matvec(X.shape[0], X.shape[1], X.indptr, X.indices, squares, ones, sums)
+    return sums.astype(X.dtype, copy=False)
+
+
+def _ordered_row_sums(X, squares) -> np.ndarray:
     lengths = np.diff(X.indptr)
     # Rows by decreasing length: the rows still holding a j-th entry are a prefix.
     order = np.argsort(-lengths, kind="stable")

@@ -323,7 +323,9 @@ def _added_in_order(X, heads, head_w, labels, moved, sample_weight) -> np.ndarra
     weights = sample_weight.astype(numer.dtype, copy=False)
     if sp.issparse(X):
         row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        np.add.at(numer, (target[row_of], X.indices), X.data * weights[row_of])
+        # Flat positions: NumPy's fast path for ``add.at`` takes one 1-D index.
+        cells = target[row_of] * numer.shape[1] + X.indices
+        np.add.at(numer.ravel(), cells, X.data * weights[row_of])
     else:
         np.add.at(numer, target, X * weights[:, None])
     return numer

@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels as K
 from ._bounded import descend_bounded
-from ._distances import sq_distances
+from ._distances import row_sq_norms, sq_distances
 from ._kmeans_io import KMeansIO
 from ._overlap import descend_overlapped
 from ._params import (
@@ -226,8 +226,11 @@ class MiniBatchKMeans(
             # Row norms for the bounded loop and the final labelling pass, made once.
             x_sq = None
             if self._bounded_loop_applies(X):
-                pool = block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None
-                x_sq = K.dense_sq_norms(X, pool)
+                if sp.issparse(X):
+                    x_sq = row_sq_norms(X)
+                else:
+                    pool = block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None
+                    x_sq = K.dense_sq_norms(X, pool)
             centers, steps, stopper = self._descend(X, sample_weight, centers, rng, x_sq)
 
         n_samples = X.shape[0]
@@ -248,20 +251,15 @@ class MiniBatchKMeans(
         return self
 
     def _bounded_loop_applies(self, X) -> bool:
-        """Whether ``fit`` may use the loop with bounded approximate inertias: dense
-        float64 data, and no output that shows the exact batch inertias (verbose lines,
+        """Whether ``fit`` may use the loop with bounded approximate inertias: float64
+        data, and no output that shows the exact batch inertias (verbose lines,
         ``inertia_`` from the smoothed inertia when labels are not computed)."""
-        return (
-            not sp.issparse(X)
-            and X.dtype == np.float64
-            and not self.verbose
-            and self.compute_labels
-        )
+        return X.dtype == np.float64 and not self.verbose and self.compute_labels
 
     def _descend(self, X, sample_weight, centers, rng, x_sq=None):
         """The mini-batch loop; returns (centers, steps taken, the EarlyStopping used).
 
-        With ``x_sq`` (row norms of a dense float64 X) the batch inertias come from the
+        With ``x_sq`` (row norms of a float64 X) the batch inertias come from the
         norm expansion with error bounds (``_bounded``); a stopping decision the bounds
         cannot settle sends the fit back to its start, to run with exact inertias.
         """

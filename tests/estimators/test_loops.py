@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.cluster import MiniBatchKMeans as Reference
 from sklearn.datasets import make_blobs
 
@@ -52,14 +53,16 @@ def assert_same(ours, ref):
     "dtype, extra, loop",
     [
         (np.float64, {}, "descend_bounded"),
+        ("csr", {}, "descend_bounded"),
         (np.float32, {}, "descend_overlapped"),
         (np.float64, {"compute_labels": False}, "descend_overlapped"),
     ],
-    ids=["bounded-f64", "overlapped-f32", "overlapped-no-labels"],
+    ids=["bounded-f64", "bounded-csr", "overlapped-f32", "overlapped-no-labels"],
 )
 def test_each_loop_stops_where_sklearn_does(monkeypatch, dtype, extra, loop):
     spy = Spy(monkeypatch, mbk, loop)
-    X = X64.astype(dtype)
+    X = sp.csr_matrix(X64) if dtype == "csr" else X64.astype(dtype)
+    dtype = X.dtype
     ours_rng, ref_rng = np.random.RandomState(5), np.random.RandomState(5)
     ours = MiniBatchKMeans(**{**OPTS, **extra, "random_state": ours_rng}).fit(X)
     ref = Reference(**{**OPTS, **extra, "random_state": ref_rng}).fit(X)
