@@ -36,20 +36,17 @@ def label_rows(X, rows, cs: K.Centers, out, pool=None):
     if sp.issparse(X):
         batch = X[rows]
         scores = K._scores(batch, cs)
-        labels = scores.argmin(axis=1)
-        best = np.take_along_axis(scores, labels[:, None], axis=1)[:, 0]
-        return batch, labels.astype(np.int32), best
+        return batch, scores.argmin(axis=1).astype(np.int32), scores.min(axis=1)
     b = rows.shape[0]
-    labels = np.empty(b, dtype=np.int32)
+    labels_wide = np.empty(b, dtype=np.intp)  # argmin's own output type
     best = np.empty(b, dtype=X.dtype)
 
     def run(lo: int, hi: int) -> None:
         # mode="clip" (the rows are valid): with out=, "raise" copies the output first.
         part = X.take(rows[lo:hi], axis=0, out=out[lo:hi], mode="clip")
         scores = K._scores(part, cs)
-        lab = scores.argmin(axis=1)
-        labels[lo:hi] = lab
-        best[lo:hi] = np.take_along_axis(scores, lab[:, None], axis=1)[:, 0]
+        scores.argmin(axis=1, out=labels_wide[lo:hi])
+        scores.min(axis=1, out=best[lo:hi])
 
     if pool is None or b < 64:
         run(0, b)
@@ -57,7 +54,7 @@ def label_rows(X, rows, cs: K.Centers, out, pool=None):
         other = pool.submit(run, b // 2, b)
         run(0, b // 2)
         other.result()
-    return out, labels, best
+    return out, labels_wide.astype(np.int32), best
 
 
 def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_steps, pool):

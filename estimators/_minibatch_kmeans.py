@@ -213,7 +213,8 @@ class MiniBatchKMeans(
         self : MiniBatchKMeans
         """
         self._validate_params()
-        X = self._validate_X(X, reset=True)
+        x_sq = self._plain_row_norms(X)
+        X = self._validate_X(X, reset=True, x_sq=x_sq)
         self._resolve_sizes(X)
         rng = check_random_state(self.random_state)
         sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -224,13 +225,8 @@ class MiniBatchKMeans(
             centers = self._best_initial_centers(X, sample_weight, self._checked_init(X), rng)
             self._reset_center_weights(X.dtype)
             # Row norms for the bounded loop and the final labelling pass, made once.
-            x_sq = None
-            if self._bounded_loop_applies(X):
-                if sp.issparse(X):
-                    x_sq = row_sq_norms(X)
-                else:
-                    pool = block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None
-                    x_sq = K.dense_sq_norms(X, pool)
+            if x_sq is None and self._bounded_loop_applies(X.dtype):
+                x_sq = row_sq_norms(X) if sp.issparse(X) else self._row_norms(X)
             centers, steps, stopper = self._descend(X, sample_weight, centers, rng, x_sq)
 
         n_samples = X.shape[0]
@@ -250,11 +246,28 @@ class MiniBatchKMeans(
             self.inertia_ = mean * np.sum(sample_weight)
         return self
 
-    def _bounded_loop_applies(self, X) -> bool:
+    def _bounded_loop_applies(self, dtype) -> bool:
         """Whether ``fit`` may use the loop with bounded approximate inertias: float64
         data, and no output that shows the exact batch inertias (verbose lines,
         ``inertia_`` from the smoothed inertia when labels are not computed)."""
-        return X.dtype == np.float64 and not self.verbose and self.compute_labels
+        return dtype == np.float64 and not self.verbose and self.compute_labels
+
+    def _plain_row_norms(self, X):
+        """Row norms of a plain C-ordered float64 array that the bounded loop will use,
+        made before validation so that they double as its finiteness check (one pass
+        over X instead of two); None for other input."""
+        plain = (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype == np.float64
+            and X.flags.c_contiguous
+            and X.size > 0
+        )
+        return self._row_norms(X) if plain and self._bounded_loop_applies(X.dtype) else None
+
+    @staticmethod
+    def _row_norms(X):
+        return K.dense_sq_norms(X, block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None)
 
     def _descend(self, X, sample_weight, centers, rng, x_sq=None):
         """The mini-batch loop; returns (centers, steps taken, the EarlyStopping used).

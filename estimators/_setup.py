@@ -132,10 +132,12 @@ class FitSetup:
             centers = centers.toarray()
         return np.ascontiguousarray(centers)
 
-    def _validate_X(self, X, reset: bool):
+    def _validate_X(self, X, reset: bool, x_sq=None):
+        """X checked and converted as scikit-learn's ``validate_data`` does. ``x_sq``:
+        the row norms of X if already made, which also show that a plain X is finite."""
         if type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32):
             X = np.ascontiguousarray(X)  # what check_array does with order="C"
-        if self._plain_valid(X, reset):
+        if self._plain_valid(X, reset, x_sq):
             if reset:
                 self.n_features_in_ = X.shape[1]
                 self.__dict__.pop("feature_names_in_", None)
@@ -150,7 +152,7 @@ class FitSetup:
             reset=reset,
         )
 
-    def _plain_valid(self, X, reset: bool) -> bool:
+    def _plain_valid(self, X, reset: bool, x_sq=None) -> bool:
         """True for a finite, C-ordered, non-empty 2-D float32/float64 ndarray that
         validate_data would return unchanged (its generic checks cost ~1 ms a call): the
         common case. Anything else, errors included, goes through validate_data.
@@ -171,7 +173,10 @@ class FitSetup:
             return False
         if get_config()["assume_finite"]:
             return True
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            # Finite norms mean finite values (an overflowing square falls through).
+            if x_sq is not None and np.isfinite(x_sq.sum()):
+                return True
             return bool(np.isfinite(X.sum()))
 
     def _best_initial_centers(self, X, sample_weight, init, rng):

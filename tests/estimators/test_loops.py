@@ -106,7 +106,7 @@ def test_bounds_hold_against_the_exact_batch_inertias(monkeypatch):
     monkeypatch.setattr(EarlyStopping, "should_stop", record)
     bounded_fit = MiniBatchKMeans(**OPTS).fit(X64)
     into = seen["exact"]
-    monkeypatch.setattr(MiniBatchKMeans, "_bounded_loop_applies", lambda self, X: False)
+    monkeypatch.setattr(MiniBatchKMeans, "_bounded_loop_applies", lambda self, dtype: False)
     exact_fit = MiniBatchKMeans(**OPTS).fit(X64)
 
     assert bounded_fit.n_steps_ == exact_fit.n_steps_ == len(seen["bounded"])
@@ -134,3 +134,15 @@ def test_an_exception_from_the_hook_ends_an_overlapped_fit_cleanly():
         MiniBatchKMeans(**OPTS).fit(X)
     # The helper thread is free again: the next fit runs to the end.
     assert MiniBatchKMeans(**OPTS).fit(X).n_steps_ > 3
+
+
+@pytest.mark.sklearn_latest
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in both, as in sklearn
+def test_huge_finite_values_are_accepted_although_their_squares_overflow():
+    # The row norms double as the finiteness check; overflowing to inf must not refuse
+    # finite data, which scikit-learn accepts.
+    X = X64[:300] * 1e160
+    ours = MiniBatchKMeans(n_clusters=3, random_state=0).fit(X)
+    ref = Reference(n_clusters=3, random_state=0).fit(X)
+    assert np.isfinite(ours.cluster_centers_).all()
+    assert ours.n_steps_ == ref.n_steps_
