@@ -282,7 +282,7 @@ class MiniBatchKMeans(
         sampler = BatchSampler(sample_weight / np.sum(sample_weight))
         reporter = Reporter(n_steps, batch_size / n_samples)
         dense = not sp.issparse(X)
-        pool = step_pool(batch_size, X.shape[1]) if dense else None
+        pool = step_pool(batch_size, X.shape[1], self.n_clusters) if dense else None
         if x_sq is not None:
             start = centers.copy(), rng.get_state()
             stopper = self._stopper(n_steps, n_samples)

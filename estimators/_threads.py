@@ -76,13 +76,16 @@ def block_pool() -> ThreadPoolExecutor | None:
     return _pool
 
 
-# Batch cells (rows x features) from which a mini-batch step is worth overlapping with
-# the previous step's inertia on a second thread (below it the hand-off costs more).
+# From this many batch cells (rows x features), a mini-batch step is worth sharing with a
+# second thread; or from this many multiply-adds in its ranking product (rows x features
+# x centers). Below both, handing work to a thread costs more than it saves.
 STEP_PARALLEL_CELLS = 1 << 16
+STEP_PARALLEL_PRODUCT = 1 << 22
 
 
-def step_pool(batch_size: int, n_features: int) -> ThreadPoolExecutor | None:
-    """``block_pool()`` when mini-batch steps are large enough to overlap, else None."""
-    if batch_size * n_features < STEP_PARALLEL_CELLS:
+def step_pool(batch_size: int, n_features: int, n_clusters: int) -> ThreadPoolExecutor | None:
+    """``block_pool()`` when mini-batch steps are large enough to share, else None."""
+    cells = batch_size * n_features
+    if cells < STEP_PARALLEL_CELLS and cells * n_clusters < STEP_PARALLEL_PRODUCT:
         return None
     return block_pool()
