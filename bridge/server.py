@@ -56,7 +56,7 @@ from bridge.reaper import reap
 from bridge.registry import Registry
 from bridge.scheduler import Scheduler
 from bridge.sessions import Sessions
-from bridge.sockets import NOBLOCK, RCVMORE, send_message, tune_socket
+from bridge.sockets import NOBLOCK, send_message, tune_socket
 from bridge.state import StateStore
 from bridge.workers import INTERIM, WorkerPool
 
@@ -233,33 +233,29 @@ class Server:
         recv = router.recv
         inside = self._inside
         monotonic = time.monotonic
+        curve = self._curve is not None
         # The loop wakes at least every tick for timed work (leases, idle memory release).
         router.rcvtimeo = _TICK_MS
-        if self._curve is not None:
-            recv = self._recv_authenticated
         while not self._stopping:
             try:
-                identity = recv()
+                # A frame rather than bytes: it says whether more parts follow, which
+                # saves a RCVMORE query per part.
+                frame = recv(copy=False)
             except zmq.Again:
                 self._tick(monotonic())
                 continue
+            identity = frame.bytes
             if identity in inside:
                 self._from_inside(identity)
             else:
-                self._request(identity)
+                if curve:  # ZAP's User-Id: the z85 public key the client connected with
+                    self._user = frame.get("User-Id")
+                self._request(identity, frame.more)
             now = monotonic()
             self._last_message = now
             self._released = False
             if now >= self._next_tick:
                 self._tick(now)
-
-    def _recv_authenticated(self) -> bytes:
-        """The routing frame, noting the CURVE key it came with (ZAP's User-Id: the
-        z85 public key). Only with CURVE: a zero-copy receive costs more than a copy."""
-        frame = self._router.recv(copy=False)
-        identity = frame.bytes
-        self._user = None if identity in self._inside else frame.get("User-Id")
-        return identity
 
     def _tick(self, now: float) -> None:
         """Timed work: reap expired sessions, give back idle memory."""
@@ -277,22 +273,26 @@ class Server:
             release_free_memory()
             self._released = True
 
-    def _request(self, identity: bytes) -> None:
-        """Receive the rest of a client's message and handle it.
+    def _request(self, identity: bytes, more: bool) -> None:
+        """Receive the rest of a client's message (``more``: whether it has parts after
+        the routing frame) and handle it.
 
         A function of its own so the request's frames are released as soon as it is
         handled, not when the next message arrives.
         """
-        router = self._router
+        recv = self._router.recv
         header = None
-        if router.getsockopt(RCVMORE):
-            frame = router.recv(copy=False)
+        frames = []
+        if more:
+            frame = recv(copy=False)
             # An oversized header is refused by its length alone (in _handle), never
             # copied: copying a 50 MB one held the loop for ~20 ms.
             header = frame.bytes if len(frame) <= self.limits.max_header_bytes else frame
-        frames = []
-        while router.getsockopt(RCVMORE):
-            frames.append(router.recv(copy=False))
+            more = frame.more
+        while more:
+            frame = recv(copy=False)
+            frames.append(frame)
+            more = frame.more
         self._handle(identity, header, frames)
 
     def close(self) -> bool:
@@ -324,13 +324,17 @@ class Server:
 
     def _from_inside(self, peer: bytes) -> None:
         """A worker's [token, identity, header, *buffers] (or a bare token), or a wake-up."""
-        router = self._router
-        token = router.recv()
-        reply = []
-        while router.getsockopt(RCVMORE):
+        recv = self._router.recv
+        frame = recv(copy=False)
+        token = frame.bytes
+        reply: list[Any] = []
+        more = frame.more
+        while more:
+            frame = recv(copy=False)
             # The client's identity and the header are small; buffers are forwarded as
             # the frames they arrived in, without copying.
-            reply.append(router.recv(copy=len(reply) < 2))
+            reply.append(frame.bytes if len(reply) < 2 else frame)
+            more = frame.more
         if peer == self._waker_id:
             return  # stop() was called; the loop checks _stopping next
         if token == INTERIM:  # progress of a running job: forward only
