@@ -19,3 +19,17 @@ def as_input(X, dtype, container):
         X = X * (np.random.RandomState(0).rand(*X.shape) > 0.3)
         return sp.csr_matrix(X)
     return X
+
+
+class StopFit(Exception):
+    """Raised by ``stop_at_step``'s hook."""
+
+
+def stop_at_step(step: int):
+    """A progress hook that raises ``StopFit`` at ``step``, as a cancel would."""
+
+    def hook(event: dict) -> None:
+        if event["step"] == step:
+            raise StopFit
+
+    return hook

@@ -21,6 +21,8 @@ import estimators._minibatch_kmeans as mbk
 from estimators import MiniBatchKMeans, progress_callback
 from estimators._stopping import EarlyStopping
 
+from .conftest import StopFit, stop_at_step
+
 # 80 features x 1024 rows per batch: above the size from which steps overlap.
 X64, _ = make_blobs(n_samples=6000, n_features=80, centers=5, cluster_std=4.0, random_state=3)
 X64 += 50.0  # far from the origin, so the norm expansion cancels digits
@@ -122,15 +124,8 @@ def test_bounds_hold_against_the_exact_batch_inertias(monkeypatch):
 
 
 def test_an_exception_from_the_hook_ends_an_overlapped_fit_cleanly():
-    class Stop(Exception):
-        pass
-
-    def stop_at_three(event: dict) -> None:
-        if event["step"] == 3:
-            raise Stop
-
     X = X64.astype(np.float32)
-    with progress_callback(stop_at_three), pytest.raises(Stop):
+    with progress_callback(stop_at_step(3)), pytest.raises(StopFit):
         MiniBatchKMeans(**OPTS).fit(X)
     # The helper thread is free again: the next fit runs to the end.
     assert MiniBatchKMeans(**OPTS).fit(X).n_steps_ > 3

@@ -8,6 +8,8 @@ from sklearn.cluster import MiniBatchKMeans as SkMiniBatchKMeans
 
 from estimators import MiniBatchKMeans, progress_callback
 
+from .conftest import StopFit, stop_at_step
+
 X = np.random.default_rng(0).normal(size=(3_000, 5))
 
 
@@ -30,14 +32,7 @@ def test_events_per_step_and_identical_results(capsys):
 
 
 def test_an_exception_from_the_hook_stops_the_fit():
-    class Stop(Exception):
-        pass
-
-    def stop_at_three(event: dict) -> None:
-        if event["step"] == 3:
-            raise Stop
-
-    with progress_callback(stop_at_three), pytest.raises(Stop):
+    with progress_callback(stop_at_step(3)), pytest.raises(StopFit):
         MiniBatchKMeans(n_clusters=3, random_state=0, batch_size=100).fit(X)
 
 
