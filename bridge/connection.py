@@ -20,14 +20,11 @@ import zmq
 from bridge.auth import client_curve
 from bridge.errors import BridgeError, ResourceExhausted, error_class
 from bridge.frames import Decoder, Encoder
-from bridge.protocol import MAX_REQUEST_ID, PROTOCOL_VERSION
+from bridge.protocol import MAX_REQUEST_ID, PLAIN_TYPES, PROTOCOL_VERSION
 from bridge.sockets import recv_message, send_message, tune_socket
 from bridge.watchdog import Watchdog
 
 __all__ = ["BridgeDisconnected", "Connection", "RequestTimeout"]
-
-# Field types that go into a header as they are.
-_PLAIN = frozenset([type(None), bool, int, float, str])
 
 
 class RequestTimeout(BridgeError, TimeoutError):
@@ -42,6 +39,10 @@ class BridgeDisconnected(BridgeError, ConnectionError):
     itself, so later calls work once a server is back on the endpoint."""
 
     code = "disconnected"
+
+
+# What :meth:`Connection._await_alone` returns when the general receive must go on.
+_NOT_YET = object()
 
 
 class _Reply:
@@ -156,7 +157,7 @@ class Connection:
             buffers: list[Any] = []
             if fields:
                 # Plain fields (get, dispose) skip the Encoder on the hot path.
-                if any(type(value) not in _PLAIN for value in fields.values()):
+                if any(type(value) not in PLAIN_TYPES for value in fields.values()):
                     encoder = Encoder(tables=False)
                     header.update(encoder.encode(fields))
                     buffers = encoder.buffers
@@ -184,8 +185,13 @@ class Connection:
         """Wait for the reply to request ``rid``; return its result or raise its error."""
         if rid not in self._outstanding and rid not in self._replies:
             raise ValueError(f"no request with id {rid} is pending")
+        return self._wait(rid, self._deadline(timeout))
+
+    def _deadline(self, timeout: float | None = ...) -> float | None:  # type: ignore[assignment]
         limit = self.timeout if timeout is ... else timeout
-        deadline = None if limit is None else time.monotonic() + limit
+        return None if limit is None else time.monotonic() + limit
+
+    def _wait(self, rid: int, deadline: float | None) -> Any:
         while rid not in self._replies:
             self._receive_one(deadline, waiting_for=rid)
         reply = self._replies.pop(rid)
@@ -195,23 +201,13 @@ class Connection:
 
     def next_completed(self, timeout: float | None = ...) -> int:  # type: ignore[assignment]
         """Receive the next reply to arrive, keep it for :meth:`result`, return its id."""
-        limit = self.timeout if timeout is ... else timeout
-        deadline = None if limit is None else time.monotonic() + limit
-        return self._receive_one(deadline, waiting_for=None)
+        return self._receive_one(self._deadline(timeout), waiting_for=None)
 
     def _receive_one(self, deadline: float | None, *, waiting_for: int | None) -> int:
         self._enter()
         try:
             while True:
-                wait_ms = -1
-                if deadline is not None:
-                    wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
-                if self._check_ms >= 0 and (wait_ms < 0 or wait_ms > self._check_ms):
-                    wait_ms = self._check_ms
-                if wait_ms != self._rcvtimeo:
-                    # A receive timeout instead of poll() + recv() saves a system call
-                    # per reply; the option is only touched when the wait changes.
-                    self._socket.rcvtimeo = self._rcvtimeo = wait_ms
+                self._set_wait(deadline)
                 try:
                     envelope, buffers = recv_message(self._socket, head=1)
                 except zmq.Again:
@@ -238,6 +234,18 @@ class Connection:
         finally:
             self._guard.release()
 
+    def _set_wait(self, deadline: float | None) -> None:
+        """Let the next receive wait until ``deadline``, or the watchdog's interval."""
+        wait_ms = -1
+        if deadline is not None:
+            wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        if self._check_ms >= 0 and (wait_ms < 0 or wait_ms > self._check_ms):
+            wait_ms = self._check_ms
+        if wait_ms != self._rcvtimeo:
+            # A receive timeout instead of poll() + recv() saves a system call per
+            # reply; the option is only touched when the wait changes.
+            self._socket.rcvtimeo = self._rcvtimeo = wait_ms
+
     def _disconnected(self) -> bool:
         """Whether the server was lost since the last look (the watchdog's count)."""
         if self._watchdog is None or self._watchdog.drops == self._drops_seen:
@@ -261,7 +269,10 @@ class Connection:
 
     def _store(self, raw_header: bytes, frames: list[Any]) -> int | None:
         """Decode a reply and file it under its id; None if it belongs to nobody."""
-        header = msgpack.unpackb(raw_header, raw=False)
+        return self._file(msgpack.unpackb(raw_header, raw=False), frames)
+
+    def _file(self, header: dict[str, Any], frames: list[Any]) -> int | None:
+        """File a decoded reply under its id; None if it belongs to nobody."""
         rid = header.get("id")
         if "ok" not in header and "progress" in header:  # an interim message
             callback = self._progress.get(rid)
@@ -303,7 +314,44 @@ class Connection:
 
     def request(self, op: str, *, timeout: float | None = ..., **fields: Any) -> Any:  # type: ignore[assignment]
         """Send one request and wait for its result."""
-        return self.result(self.submit(op, **fields), timeout)
+        deadline = self._deadline(timeout)
+        rid = self.submit(op, **fields)
+        if len(self._outstanding) == 1 and not self._replies and not self._progress:
+            value = self._await_alone(rid, deadline)
+            if value is not _NOT_YET:
+                return value
+        return self._wait(rid, deadline)
+
+    def _await_alone(self, rid: int, deadline: float | None) -> Any:
+        """The common case of :meth:`request`, kept short because every small call pays
+        for it: ``rid`` is the only request in flight, and one receive brings its reply,
+        a plain success. Anything else (no reply yet, an error, buffers, another message)
+        is filed as :meth:`result` would file it, and ``_NOT_YET`` says to go on there.
+        """
+        self._set_wait(deadline)
+        self._enter()
+        try:
+            recv = self._socket.recv
+            try:
+                first = recv(copy=False)
+            except zmq.Again:
+                return _NOT_YET
+            if first.more:  # array results: the general way
+                buffers = []
+                frame = first
+                while frame.more:
+                    frame = recv(copy=False)
+                    buffers.append(frame)
+                self._store(first.bytes, buffers)
+                return _NOT_YET
+            header = msgpack.unpackb(first.bytes, raw=False)
+            if header.get("ok") is True and header.get("id") == rid:
+                self._outstanding.discard(rid)
+                return header.get("result")
+            self._file(header, [])
+            return _NOT_YET
+        finally:
+            self._guard.release()
 
     # -- operations --------------------------------------------------------------------
 

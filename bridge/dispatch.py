@@ -25,7 +25,7 @@ from bridge.errors import (
     NotFitted,
 )
 from bridge.frames import Decoder, Encoder
-from bridge.protocol import failure, pack_header, success
+from bridge.protocol import PLAIN_TYPES, failure, pack_header, success
 from bridge.quoting import clip
 from bridge.registry import Remote, Slot
 from bridge.validation import validate
@@ -59,8 +59,6 @@ _ROUTED_METHODS = (
     "transform",
     "inverse_transform",
 )
-# Result types sent as they are (numpy scalars and arrays go through the Encoder).
-_PLAIN = frozenset([type(None), bool, int, float, str])
 _SET_REQUEST = frozenset({"set_fit_request", "set_partial_fit_request", "set_score_request"})
 
 
@@ -115,7 +113,7 @@ def replying(
     def run() -> list[Any]:
         try:
             value = work()
-            if type(value) in _PLAIN:  # most attributes: nothing for the Encoder to do
+            if type(value) in PLAIN_TYPES:  # most attributes: nothing for the Encoder to do
                 return [pack(success(rid, value))]
             encoder = Encoder(tables=True)
             result = encoder.encode(value)

@@ -42,6 +42,7 @@ from bridge.errors import (
 )
 from bridge.limits import Limits, MemoryBudget
 from bridge.protocol import (
+    PLAIN_TYPES,
     PROTOCOL_VERSION,
     failure,
     pack_header,
@@ -172,6 +173,12 @@ class Operations(DatasetOperations):
         return True
 
     def _owned_slot(self, request: Request) -> Slot:
+        # A live instance's id was checked when it was created: look it up first, and
+        # check the field's form only to explain a miss.
+        instance_id = request.header.get("instance")
+        slot = self.registry.get(instance_id) if type(instance_id) is str else None
+        if slot is not None and slot.owner_key == request.user:
+            return slot
         return self.registry.lookup(require_instance_id(request.header), request.user)
 
     # -- handlers ----------------------------------------------------------------------
@@ -343,8 +350,15 @@ class Operations(DatasetOperations):
         if self.backend is None and self.scheduler.idle(slot.token):
             # Nothing queued or running on this instance: reading an attribute is cheap
             # and cannot race with a worker, so answer without a thread hop.
-            run = self.job(request.rid, lambda: read_attribute(slot, attribute), self._pack)
-            self._send([request.identity, *run()])
+            try:
+                value = read_attribute(slot, attribute)
+            except Exception as exc:  # answered by the loop's error reply
+                raise translate(exc, debug=self.debug) from None
+            if type(value) in PLAIN_TYPES:  # most attributes: a number, packed as it is
+                self._send([request.identity, self._pack(success(request.rid, value))])
+            else:
+                run = self.job(request.rid, lambda: value, self._pack)
+                self._send([request.identity, *run()])
         else:
             work = self.job(request.rid, lambda: read_attribute(slot, attribute))
             return self._queue(request, slot, work)

@@ -143,6 +143,11 @@ def require_instance_id(header: dict[str, Any]) -> str:
     return value
 
 
+# Types of values that go into a header as they are (numpy scalars and arrays go through
+# the Encoder).
+PLAIN_TYPES = frozenset([type(None), bool, int, float, str])
+
+
 def success(rid: int, result: Any) -> dict[str, Any]:
     return {"v": PROTOCOL_VERSION, "id": rid, "ok": True, "result": result}
 

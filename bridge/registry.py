@@ -197,6 +197,10 @@ class Registry:
     def exists(self, instance_id: str) -> bool:
         return instance_id in self._slots
 
+    def get(self, instance_id: str) -> Slot | None:
+        """The slot of ``instance_id``, whoever owns it, or None."""
+        return self._slots.get(instance_id)
+
     def lookup(self, instance_id: str, user: str | None = None) -> Slot:
         """The slot of ``instance_id`` if ``user`` (the client key, or None without
         CURVE) may reach it; another key's instance is as unknown as a missing one."""
