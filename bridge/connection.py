@@ -328,9 +328,9 @@ class Connection:
         a plain success. Anything else (no reply yet, an error, buffers, another message)
         is filed as :meth:`result` would file it, and ``_NOT_YET`` says to go on there.
         """
-        self._set_wait(deadline)
         self._enter()
         try:
+            self._set_wait(deadline)
             recv = self._socket.recv
             try:
                 first = recv(copy=False)
