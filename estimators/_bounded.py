@@ -23,8 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kernels as K
-
-_U = 2.0**-53
+from ._stopping import UNIT_ROUNDOFF
 
 
 def label_rows(X, rows, cs: K.Centers, out, pool=None):
@@ -67,17 +66,14 @@ def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_st
     ones = np.ones(b, dtype=X.dtype)
     buffer = None if sp.issparse(X) else np.empty((b, d), dtype=X.dtype)
     spare = np.empty_like(centers)
-    scale = (4 * (d + 4) + 2 * b + 8) * _U
+    scale = (4 * (d + 4) + 2 * b + 8) * UNIT_ROUNDOFF
     step = 0
     while step < n_steps:
         rows = sampler.draw(b, rng)
         reassign = est._due_for_reassignment()
         cs = K.Centers(centers)
         batch, labels, best = label_rows(X, rows, cs, buffer, pool)
-        K.minibatch_update(batch, ones, centers, spare, est._center_weight, labels)
-        if reassign and est.reassignment_ratio > 0:
-            est._reassign(batch, spare, rng)
-        shift = np.sum((spare - centers) ** 2) if est._tol > 0.0 else 0
+        shift = est._apply_batch(batch, ones, centers, spare, labels, reassign, rng)
         rows_sq = x_sq[rows]
         terms = rows_sq + best
         np.maximum(terms, 0, out=terms)

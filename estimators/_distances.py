@@ -16,15 +16,23 @@ except ImportError:  # pragma: no cover
     _csr_matvec = None
 
 
-def row_sq_norms(X) -> np.ndarray:
+def row_sq_norms(X, pool=None) -> np.ndarray:
     """Squared L2 norm of each row; dense (n, d) or CSR. Returns (n,) of X's dtype.
 
     CSR rows are summed entry by entry in storage order, as scikit-learn's
     ``csr_row_norms`` loop does (scipy's row sums add in another order): scipy's CSR
     matrix-vector kernel against a vector of ones adds each row's squares that way.
+    With ``pool`` (an executor) a dense X is done in two halves at once.
     """
     if not sp.issparse(X):
-        return np.einsum("ij,ij->i", X, X)
+        if pool is None:
+            return np.einsum("ij,ij->i", X, X)
+        out = np.empty(X.shape[0], dtype=X.dtype)
+        mid = X.shape[0] // 2
+        other = pool.submit(np.einsum, "ij,ij->i", X[mid:], X[mid:], out=out[mid:])
+        np.einsum("ij,ij->i", X[:mid], X[:mid], out=out[:mid])
+        other.result()
+        return out
     X = X.tocsr()
     squares = X.data * X.data
     if _csr_matvec is None:  # pragma: no cover - a scipy that moved it

@@ -60,18 +60,6 @@ def assign(X, cs: Centers):
     return _scores(X, cs).argmin(axis=1).astype(np.int32, copy=False)
 
 
-def dense_sq_norms(X, pool=None) -> np.ndarray:
-    """(n,) ``|x|^2`` of each row of a dense X; with ``pool``, in two halves at once."""
-    out = np.empty(X.shape[0], dtype=X.dtype)
-    if pool is None:
-        return np.einsum("ij,ij->i", X, X, out=out)
-    mid = X.shape[0] // 2
-    other = pool.submit(np.einsum, "ij,ij->i", X[mid:], X[mid:], out=out[mid:])
-    np.einsum("ij,ij->i", X[:mid], X[:mid], out=out[:mid])
-    other.result()
-    return out
-
-
 def assign_and_measure(X, cs: Centers, x_sq=None):
     """``assign`` plus each row's squared distance to its center via the norm expansion
     ``|x|^2 + (|c|^2 - 2 x.c)``, reusing the scores already computed for the ranking.

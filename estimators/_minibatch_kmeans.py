@@ -154,6 +154,14 @@ class MiniBatchKMeans(
             self._reassign(X, centers_new, rng, rows)
         return K.ordered_sum(terms, self._n_parts)
 
+    def _apply_batch(self, batch, ones, centers, centers_new, labels, reassign, rng):
+        """The update, and the reassignment when due, of a labelled unit-weight batch;
+        returns the squared center shift (0 without ``tol``)."""
+        K.minibatch_update(batch, ones, centers, centers_new, self._center_weight, labels)
+        if reassign and self.reassignment_ratio > 0:
+            self._reassign(batch, centers_new, rng)
+        return np.sum((centers_new - centers) ** 2) if self._tol > 0.0 else 0
+
     def _reset_center_weights(self, dtype) -> None:
         self._center_weight = np.zeros(self.n_clusters, dtype=dtype)  # weight seen per center
         self._since_reassign = 0  # samples processed since the last reassignment check
@@ -226,7 +234,7 @@ class MiniBatchKMeans(
             self._reset_center_weights(X.dtype)
             # Row norms for the bounded loop and the final labelling pass, made once.
             if x_sq is None and self._bounded_loop_applies(X.dtype):
-                x_sq = row_sq_norms(X) if sp.issparse(X) else self._row_norms(X)
+                x_sq = self._row_norms(X)
             centers, steps, stopper = self._descend(X, sample_weight, centers, rng, x_sq)
 
         n_samples = X.shape[0]
@@ -267,7 +275,7 @@ class MiniBatchKMeans(
 
     @staticmethod
     def _row_norms(X):
-        return K.dense_sq_norms(X, block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None)
+        return row_sq_norms(X, block_pool() if X.shape[0] >= PARALLEL_MIN_ROWS else None)
 
     def _descend(self, X, sample_weight, centers, rng, x_sq=None):
         """The mini-batch loop; returns (centers, steps taken, the EarlyStopping used).

@@ -45,10 +45,7 @@ def descend_overlapped(est, X, centers, rng, sampler, stopper, reporter, n_steps
             reassign = est._due_for_reassignment()
             cs = K.Centers(old)
             labels = K.assign(batch, cs)
-            K.minibatch_update(batch, ones, old, new, est._center_weight, labels)
-            if reassign and est.reassignment_ratio > 0:
-                est._reassign(batch, new, rng)
-            shift = np.sum((new - old) ** 2) if est._tol > 0.0 else 0
+            shift = est._apply_batch(batch, ones, old, new, labels, reassign, rng)
             future = pool.submit(_measure, batch, cs, labels, est._n_parts)
             if pending is not None and _record(stopper, reporter, step - 1, b, *pending):
                 # The previous step was the last: undo this one.

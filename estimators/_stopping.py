@@ -14,7 +14,7 @@ the same step and print the same lines.
 from __future__ import annotations
 
 # Unit roundoff of float64.
-_U = 2.0**-53
+UNIT_ROUNDOFF = 2.0**-53
 
 
 class UncertainStop(Exception):
@@ -98,11 +98,11 @@ class EarlyStopping:
     def _track_error(self, previous: float | None, mean: float, error: float) -> None:
         """Carry a bound on the batch inertia's error into the bound on the average,
         with room for the roundings of both computations (each a few ulps)."""
-        mean_error = error / self.batch_size + 2 * _U * abs(mean)
+        mean_error = error / self.batch_size + 2 * UNIT_ROUNDOFF * abs(mean)
         if previous is None:
             self._smoothed_error = mean_error
             return
-        rounding = 8 * _U * (abs(previous) + abs(mean) + abs(self.smoothed))
+        rounding = 8 * UNIT_ROUNDOFF * (abs(previous) + abs(mean) + abs(self.smoothed))
         self._smoothed_error = (
             self._smoothed_error * (1 - self.weight) + mean_error * self.weight + rounding
         )

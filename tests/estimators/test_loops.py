@@ -85,7 +85,7 @@ def test_each_loop_stops_where_sklearn_does(monkeypatch, dtype, extra, loop):
 @pytest.mark.sklearn_latest
 def test_an_uncertain_decision_replays_the_fit_with_exact_inertias(monkeypatch):
     # An absurd unit roundoff makes every bound huge: the first comparison is uncertain.
-    monkeypatch.setattr(bounded, "_U", 1.0)
+    monkeypatch.setattr(bounded, "UNIT_ROUNDOFF", 1.0)
     replay = Spy(monkeypatch, mbk, "descend_overlapped")
     events: list[dict] = []
     with progress_callback(events.append):
