@@ -331,20 +331,14 @@ class Connection:
         self._enter()
         try:
             self._set_wait(deadline)
-            recv = self._socket.recv
             try:
-                first = recv(copy=False)
+                envelope, buffers = recv_message(self._socket, head=1)
             except zmq.Again:
                 return _NOT_YET
-            if first.more:  # array results: the general way
-                buffers = []
-                frame = first
-                while frame.more:
-                    frame = recv(copy=False)
-                    buffers.append(frame)
-                self._store(first.bytes, buffers)
+            if buffers:  # array results: the general way
+                self._store(envelope[0], buffers)
                 return _NOT_YET
-            header = msgpack.unpackb(first.bytes, raw=False)
+            header = msgpack.unpackb(envelope[0], raw=False)
             if header.get("ok") is True and header.get("id") == rid:
                 self._outstanding.discard(rid)
                 return header.get("result")

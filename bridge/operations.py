@@ -173,13 +173,12 @@ class Operations(DatasetOperations):
         return True
 
     def _owned_slot(self, request: Request) -> Slot:
-        # A live instance's id was checked when it was created: look it up first, and
-        # check the field's form only to explain a miss.
+        # A live instance's id was checked when it was created: check the field's form
+        # only when it names none, to explain the miss.
         instance_id = request.header.get("instance")
-        slot = self.registry.get(instance_id) if type(instance_id) is str else None
-        if slot is not None and slot.owner_key == request.user:
-            return slot
-        return self.registry.lookup(require_instance_id(request.header), request.user)
+        if type(instance_id) is not str or instance_id not in self.registry:
+            instance_id = require_instance_id(request.header)
+        return self.registry.lookup(instance_id, request.user)
 
     # -- handlers ----------------------------------------------------------------------
 

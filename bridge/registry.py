@@ -197,9 +197,8 @@ class Registry:
     def exists(self, instance_id: str) -> bool:
         return instance_id in self._slots
 
-    def get(self, instance_id: str) -> Slot | None:
-        """The slot of ``instance_id``, whoever owns it, or None."""
-        return self._slots.get(instance_id)
+    def __contains__(self, instance_id: object) -> bool:
+        return instance_id in self._slots
 
     def lookup(self, instance_id: str, user: str | None = None) -> Slot:
         """The slot of ``instance_id`` if ``user`` (the client key, or None without
