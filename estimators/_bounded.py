@@ -73,7 +73,7 @@ def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_st
         reassign = est._due_for_reassignment()
         cs = K.Centers(centers)
         batch, labels, best = label_rows(X, rows, cs, buffer, pool)
-        shift = est._apply_batch(batch, ones, centers, spare, labels, reassign, rng)
+        shift = est._apply_batch(batch, ones, centers, spare, labels, reassign, rng, pool)
         rows_sq = x_sq[rows]
         terms = rows_sq + best
         np.maximum(terms, 0, out=terms)

@@ -238,7 +238,7 @@ def ordered_sum(terms, n_parts: int):
 
 
 def minibatch_update(
-    X, sample_weight, centers, centers_new, weight_sums, labels, rows=None
+    X, sample_weight, centers, centers_new, weight_sums, labels, rows=None, pool=None
 ) -> None:
     """Move each center to the running weighted mean of all points it has received.
 
@@ -254,7 +254,9 @@ def minibatch_update(
     center's points in batch order; CSR batches use ``_added_in_order``.
 
     With ``rows`` (dense only) X is the whole data set and the batch is ``X[rows]``: the
-    selector points into X, so the batch need not be gathered.
+    selector points into X, so the batch need not be gathered. With ``pool`` (an
+    executor) a large dense batch is summed on two threads, each taking whole centers, so
+    every center still receives its points in batch order.
     """
     k = centers.shape[0]
     dtype = centers.dtype
@@ -284,14 +286,39 @@ def minibatch_update(
         member_w = sample_weight[order].astype(dtype, copy=False)
         numer = centers[moved] * old_weight[:, None]
         members = order if rows is None else rows[order]
-        # scipy's CSR kernel accumulates onto ``numer`` row by row in entry order.
-        m = indptr.size - 1
-        n, d = X.shape
-        _csr_matvecs(m, n, d, indptr, members, member_w, X.ravel(), numer.ravel())
+        _sum_members(X, indptr, members, member_w, numer, pool)
     totals = old_weight + wsum.astype(dtype)
     numer *= (1 / totals).astype(dtype, copy=False)[:, None]
     centers_new[moved] = numer
     weight_sums[moved] = totals
+
+
+# From this many batch cells (rows x features) the center sums are split between two
+# threads: below it, handing half to a thread costs more than the pass it saves.
+SPLIT_SUM_CELLS = 1 << 18
+
+
+def _sum_members(X, indptr, members, member_w, numer, pool) -> None:
+    """``numer[c] += sum of member_w[i] * X[members[i]]`` over each center c's slice
+    ``indptr[c]:indptr[c + 1]``, added one row after another (scipy's CSR kernel adds
+    onto ``numer`` row by row in entry order). With ``pool`` and a large batch, the
+    centers are split in two groups of about equal rows, summed at once."""
+    m = indptr.size - 1
+    n, d = X.shape
+    flat = X.ravel()
+    split = 0
+    if pool is not None and m > 1 and members.size * d >= SPLIT_SUM_CELLS:
+        split = min(max(int(np.searchsorted(indptr, members.size // 2)), 1), m - 1)
+    if not split:
+        _csr_matvecs(m, n, d, indptr, members, member_w, flat, numer.ravel())
+        return
+    # The kernel reads indptr's values as positions in members, so a slice of it works.
+    upper, lower = numer[split:].ravel(), numer[:split].ravel()  # views: C-ordered rows
+    other = pool.submit(
+        _csr_matvecs, m - split, n, d, indptr[split:], members, member_w, flat, upper
+    )
+    _csr_matvecs(split, n, d, indptr[: split + 1], members, member_w, flat, lower)
+    other.result()
 
 
 def _added_in_order(X, heads, head_w, labels, moved, sample_weight) -> np.ndarray:

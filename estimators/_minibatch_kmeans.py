@@ -154,10 +154,13 @@ class MiniBatchKMeans(
             self._reassign(X, centers_new, rng, rows)
         return K.ordered_sum(terms, self._n_parts)
 
-    def _apply_batch(self, batch, ones, centers, centers_new, labels, reassign, rng):
+    def _apply_batch(self, batch, ones, centers, centers_new, labels, reassign, rng, pool=None):
         """The update, and the reassignment when due, of a labelled unit-weight batch;
-        returns the squared center shift (0 without ``tol``)."""
-        K.minibatch_update(batch, ones, centers, centers_new, self._center_weight, labels)
+        returns the squared center shift (0 without ``tol``). ``pool``: see
+        ``minibatch_update``."""
+        K.minibatch_update(
+            batch, ones, centers, centers_new, self._center_weight, labels, pool=pool
+        )
         if reassign and self.reassignment_ratio > 0:
             self._reassign(batch, centers_new, rng)
         return np.sum((centers_new - centers) ** 2) if self._tol > 0.0 else 0

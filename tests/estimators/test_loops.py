@@ -17,6 +17,7 @@ from sklearn.cluster import MiniBatchKMeans as Reference
 from sklearn.datasets import make_blobs
 
 import estimators._bounded as bounded
+import estimators._kernels as kernels
 import estimators._minibatch_kmeans as mbk
 from estimators import MiniBatchKMeans, progress_callback
 from estimators._stopping import EarlyStopping
@@ -48,6 +49,21 @@ def assert_same(ours, ref):
     np.testing.assert_array_equal(ours.cluster_centers_, ref.cluster_centers_)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
     np.testing.assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-12)
+
+
+@pytest.mark.sklearn_latest
+def test_large_batches_sum_centers_on_two_threads(monkeypatch):
+    # 512 rows x 640 features per batch: past SPLIT_SUM_CELLS, so each step's center sums
+    # are split between two threads by centers; every center must still add its points
+    # in batch order, or the centers would drift from scikit-learn's in the last bits.
+    assert 512 * 640 >= kernels.SPLIT_SUM_CELLS
+    X, _ = make_blobs(n_samples=3000, n_features=640, centers=4, random_state=2)
+    opts = dict(n_clusters=4, batch_size=512, max_no_improvement=3, random_state=0)
+    spy = Spy(monkeypatch, kernels, "_csr_matvecs")
+    ours = MiniBatchKMeans(**opts).fit(X)
+    ref = Reference(**opts).fit(X)
+    assert spy.calls > ours.n_steps_  # some steps ran the kernel twice, once per group
+    assert_same(ours, ref)
 
 
 @pytest.mark.sklearn_latest
