@@ -44,8 +44,10 @@ def label_rows(X, rows, cs: K.Centers, out, pool=None):
         # mode="clip" (the rows are valid): with out=, "raise" copies the output first.
         part = X.take(rows[lo:hi], axis=0, out=out[lo:hi], mode="clip")
         scores = K._scores(part, cs)
-        scores.argmin(axis=1, out=labels_wide[lo:hi])
-        scores.min(axis=1, out=best[lo:hi])
+        lab = labels_wide[lo:hi]
+        scores.argmin(axis=1, out=lab)
+        # Each row's best score read at its label: no second pass over the scores.
+        np.take(scores.ravel(), lab + np.arange(0, scores.size, scores.shape[1]), out=best[lo:hi])
 
     if pool is None or b < 64:
         run(0, b)
