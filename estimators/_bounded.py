@@ -19,43 +19,62 @@ side. We use twice those constants.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.sparse as sp
 
 from . import _kernels as K
 from ._stopping import UNIT_ROUNDOFF
+from ._threads import PoolTrial
 
 
 def label_rows(X, rows, cs: K.Centers, out, pool=None):
     """Gather ``X[rows]`` into ``out`` (dense X) and rank the centers for each row.
 
     Returns (the batch, (b,) int32 labels, (b,) best scores ``|c|^2 - 2 x.c``). With
-    ``pool`` the two halves of a dense batch run on two threads.
+    ``pool`` a second thread gathers and multiplies the second half of a dense batch
+    while this one does the first half.
     """
     if sp.issparse(X):
         batch = X[rows]
         scores = K._scores(batch, cs)
         return batch, scores.argmin(axis=1).astype(np.int32), scores.min(axis=1)
     b = rows.shape[0]
+    scores = np.empty((b, cs.neg2.shape[0]), dtype=X.dtype)
     labels_wide = np.empty(b, dtype=np.intp)  # argmin's own output type
     best = np.empty(b, dtype=X.dtype)
-
-    def run(lo: int, hi: int) -> None:
-        # mode="clip" (the rows are valid): with out=, "raise" copies the output first.
-        part = X.take(rows[lo:hi], axis=0, out=out[lo:hi], mode="clip")
-        scores = K._scores(part, cs)
-        lab = labels_wide[lo:hi]
-        scores.argmin(axis=1, out=lab)
-        # Each row's best score read at its label: no second pass over the scores.
-        np.take(scores.ravel(), lab + np.arange(0, scores.size, scores.shape[1]), out=best[lo:hi])
-
-    if pool is None or b < 64:
-        run(0, b)
-    else:
-        other = pool.submit(run, b // 2, b)
-        run(0, b // 2)
+    neg2_t = cs.neg2.T
+    half = b // 2 if pool is not None and b >= 64 else b
+    # The helper gets two GIL-free calls and nothing else: every return to Python on a
+    # thread is a GIL hand-off, which on a busy 2-core machine costs more than the
+    # ranking of a half batch.
+    other = (
+        None
+        if half == b
+        else pool.submit(_product, X, rows[half:], out[half:], neg2_t, scores[half:])
+    )
+    _product(X, rows[:half], out[:half], neg2_t, scores[:half])
+    _rank(scores[:half], cs, labels_wide[:half], best[:half])
+    if other is not None:
         other.result()
+        _rank(scores[half:], cs, labels_wide[half:], best[half:])
     return out, labels_wide.astype(np.int32), best
+
+
+def _product(X, rows, out, neg2_t, scores) -> None:
+    """Gather ``X[rows]`` into ``out`` and write ``-2 x.c`` into ``scores``."""
+    # mode="clip" (the rows are valid): with out=, "raise" copies the output first.
+    X.take(rows, axis=0, out=out, mode="clip")
+    np.matmul(out, neg2_t, out=scores)
+
+
+def _rank(scores, cs: K.Centers, labels, best) -> None:
+    """Add ``|c|^2`` to the products, then each row's best center and its score."""
+    scores += cs.sq_norms
+    scores.argmin(axis=1, out=labels)
+    # Each row's best score read at its label: no second pass over the scores.
+    np.take(scores.ravel(), labels + np.arange(0, scores.size, scores.shape[1]), out=best)
 
 
 def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_steps, pool):
@@ -69,13 +88,17 @@ def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_st
     buffer = None if sp.issparse(X) else np.empty((b, d), dtype=X.dtype)
     spare = np.empty_like(centers)
     scale = (4 * (d + 4) + 2 * b + 8) * UNIT_ROUNDOFF
+    trial = PoolTrial(pool, b * d)
     step = 0
+    start = time.perf_counter()
     while step < n_steps:
+        # Whole steps are timed: a helper thread also slows what runs after it returns.
+        use = trial.pool_for(step)
         rows = sampler.draw(b, rng)
         reassign = est._due_for_reassignment()
         cs = K.Centers(centers)
-        batch, labels, best = label_rows(X, rows, cs, buffer, pool)
-        shift = est._apply_batch(batch, ones, centers, spare, labels, reassign, rng, pool)
+        batch, labels, best = label_rows(X, rows, cs, buffer, use)
+        shift = est._apply_batch(batch, ones, centers, spare, labels, reassign, rng, use)
         rows_sq = x_sq[rows]
         terms = rows_sq + best
         np.maximum(terms, 0, out=terms)
@@ -90,4 +113,7 @@ def descend_bounded(est, X, x_sq, centers, rng, sampler, stopper, reporter, n_st
             reporter.step(step, inertia / b, stopper.smoothed)
         if stop:
             break
+        now = time.perf_counter()
+        trial.record(step - 1, now - start)
+        start = now
     return centers, step

@@ -8,6 +8,7 @@ blocks that run on a small pool of Python threads, NumPy releasing the GIL insid
 from __future__ import annotations
 
 import os
+import statistics
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -83,9 +84,56 @@ STEP_PARALLEL_CELLS = 1 << 16
 STEP_PARALLEL_PRODUCT = 1 << 22
 
 
+# From this many batch cells a step's gather and sums are long enough (>= ~1 ms) that
+# sharing them pays on every machine measured, so no trial is run.
+STEP_SURE_CELLS = 1 << 18
+
+
 def step_pool(batch_size: int, n_features: int, n_clusters: int) -> ThreadPoolExecutor | None:
     """``block_pool()`` when mini-batch steps are large enough to share, else None."""
     cells = batch_size * n_features
     if cells < STEP_PARALLEL_CELLS and cells * n_clusters < STEP_PARALLEL_PRODUCT:
         return None
     return block_pool()
+
+
+class PoolTrial:
+    """Whether sharing each step with a helper thread pays off on this machine.
+
+    Handing work to a thread and waiting for it costs from ~30 us to ~450 us depending on
+    the machine (a virtual CPU woken from idle is slow), against a saving of up to half
+    the shared work. So the first steps of a fit alternate with and without the pool,
+    each timed, and the faster way by median is kept for the rest of the fit. Results do
+    not depend on the choice. In a loop::
+
+        use = trial.pool_for(step)  # the pool, or None
+        start = time.perf_counter()
+        take_step(pool=use)
+        trial.record(step, time.perf_counter() - start)
+    """
+
+    TRIALS = 8  # steps timed each way
+
+    def __init__(self, pool: ThreadPoolExecutor | None, batch_cells: int = 0):
+        """``batch_cells`` (rows x features of a step): from ``STEP_SURE_CELLS`` on the
+        pool is used without a trial."""
+        self._pool = pool
+        self._times: tuple[list[float], list[float]] = ([], [])  # without, with the pool
+        self.decided = pool is None or batch_cells >= STEP_SURE_CELLS
+        self.chosen = pool
+
+    def pool_for(self, step: int) -> ThreadPoolExecutor | None:
+        if self.decided:
+            return self.chosen
+        return self._pool if step % 2 else None
+
+    def record(self, step: int, seconds: float) -> None:
+        """The time step ``step`` took with ``pool_for(step)``."""
+        if self.decided:
+            return
+        self._times[step % 2].append(seconds)
+        without, shared = self._times
+        if len(shared) >= self.TRIALS and len(without) >= self.TRIALS:
+            faster = statistics.median(shared) < statistics.median(without)
+            self.chosen = self._pool if faster else None
+            self.decided = True

@@ -21,6 +21,7 @@ import estimators._kernels as kernels
 import estimators._minibatch_kmeans as mbk
 from estimators import MiniBatchKMeans, progress_callback
 from estimators._stopping import EarlyStopping
+from estimators._threads import PoolTrial
 
 from .conftest import StopFit, stop_at_step
 
@@ -49,6 +50,26 @@ def assert_same(ours, ref):
     np.testing.assert_array_equal(ours.cluster_centers_, ref.cluster_centers_)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
     np.testing.assert_allclose(ours.inertia_, ref.inertia_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("pool_faster", [True, False])
+def test_pool_trial_keeps_the_faster_way(pool_faster):
+    pool = object()  # only compared by identity
+    trial = PoolTrial(pool)
+    used = []
+    step = 0
+    while not trial.decided:
+        use = trial.pool_for(step)
+        used.append(use)
+        faster = (use is pool) == pool_faster
+        trial.record(step, 1.0 if faster else 2.0)
+        step += 1
+    # Both ways tried equally often, alternating, then the faster one kept.
+    assert used.count(pool) == used.count(None) == PoolTrial.TRIALS
+    assert all(a is not b for a, b in zip(used, used[1:], strict=False))
+    expected = pool if pool_faster else None
+    assert all(trial.pool_for(s) is expected for s in range(step, step + 4))
+    assert PoolTrial(None).pool_for(1) is None and PoolTrial(None).decided
 
 
 @pytest.mark.sklearn_latest
