@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._threads import STEP_SURE_CELLS
+
 try:  # scipy's CSR x dense kernel, the one behind ``csr_array @ ndarray``
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
 except ImportError:  # pragma: no cover - a scipy that moved it: use the public operator
@@ -293,21 +295,17 @@ def minibatch_update(
     weight_sums[moved] = totals
 
 
-# From this many batch cells (rows x features) the center sums are split between two
-# threads: below it, handing half to a thread costs more than the pass it saves.
-SPLIT_SUM_CELLS = 1 << 18
-
-
 def _sum_members(X, indptr, members, member_w, numer, pool) -> None:
     """``numer[c] += sum of member_w[i] * X[members[i]]`` over each center c's slice
     ``indptr[c]:indptr[c + 1]``, added one row after another (scipy's CSR kernel adds
-    onto ``numer`` row by row in entry order). With ``pool`` and a large batch, the
+    onto ``numer`` row by row in entry order). With ``pool`` and a batch of at least
+    ``STEP_SURE_CELLS`` cells (smaller ones cost more to hand over than they save), the
     centers are split in two groups of about equal rows, summed at once."""
     m = indptr.size - 1
     n, d = X.shape
     flat = X.ravel()
     split = 0
-    if pool is not None and m > 1 and members.size * d >= SPLIT_SUM_CELLS:
+    if pool is not None and m > 1 and members.size * d >= STEP_SURE_CELLS:
         split = min(max(int(np.searchsorted(indptr, members.size // 2)), 1), m - 1)
     if not split:
         _csr_matvecs(m, n, d, indptr, members, member_w, flat, numer.ravel())

@@ -21,7 +21,7 @@ import estimators._kernels as kernels
 import estimators._minibatch_kmeans as mbk
 from estimators import MiniBatchKMeans, progress_callback
 from estimators._stopping import EarlyStopping
-from estimators._threads import PoolTrial
+from estimators._threads import STEP_SURE_CELLS, PoolTrial
 
 from .conftest import StopFit, stop_at_step
 
@@ -74,10 +74,10 @@ def test_pool_trial_keeps_the_faster_way(pool_faster):
 
 @pytest.mark.sklearn_latest
 def test_large_batches_sum_centers_on_two_threads(monkeypatch):
-    # 512 rows x 640 features per batch: past SPLIT_SUM_CELLS, so each step's center sums
+    # 512 rows x 640 features per batch: past STEP_SURE_CELLS, so each step's center sums
     # are split between two threads by centers; every center must still add its points
     # in batch order, or the centers would drift from scikit-learn's in the last bits.
-    assert 512 * 640 >= kernels.SPLIT_SUM_CELLS
+    assert 512 * 640 >= STEP_SURE_CELLS
     X, _ = make_blobs(n_samples=3000, n_features=640, centers=4, random_state=2)
     opts = dict(n_clusters=4, batch_size=512, max_no_improvement=3, random_state=0)
     spy = Spy(monkeypatch, kernels, "_csr_matvecs")
