@@ -33,10 +33,15 @@ class Sessions:
         return len(self._sessions)
 
     def touch(self, name: str, now: float) -> Session:
-        session = self._sessions.get(name)
+        session = self.renew(name, now)
         if session is None:
             session = self._sessions[name] = Session(name, now)
-        else:
+        return session
+
+    def renew(self, name: str, now: float) -> Session | None:
+        """The session ``name`` marked as seen at ``now``, or None if there is none."""
+        session = self._sessions.get(name)
+        if session is not None:
             session.last_seen = now
         return session
 
