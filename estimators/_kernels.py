@@ -23,9 +23,13 @@ try:  # scipy's CSR x dense kernel, the one behind ``csr_array @ ndarray``
 except ImportError:  # pragma: no cover - a scipy that moved it: use the public operator
     _csr_matvecs = None
 
-# Cells (rows x centers) per block in whole-dataset passes: bounds the temporary
-# (block, k) score matrix whatever n is, and leaves enough blocks to share out.
-BLOCK_CELLS = 1 << 19
+# Block sizes of whole-dataset passes. Smaller blocks keep the (block, k) scores and the
+# block of a dense X in cache from the product through the ranking: measured on 100k x 32
+# (k = 8 to 100) and 20k x 784 rows, blocks of ~1-8k rows ran up to 2x faster than blocks
+# of 16-64k, while each block costs ~30 us of Python.
+BLOCK_CELLS = 1 << 17  # rows x centers
+BLOCK_X_CELLS = 1 << 20  # rows x features, dense X
+BLOCK_MAX_ROWS = 8192
 
 # Elements per temporary in row-group loops (64K float64 = 512 KiB, well inside L2).
 CACHE_CELLS = 1 << 16
@@ -186,7 +190,10 @@ def labels_inertia(
     fast = expansion and X.dtype == np.float64
     labels = np.empty(n, dtype=np.int32)
     terms = np.empty(n, dtype=X.dtype) if return_inertia else None
-    step = max(256, BLOCK_CELLS // centers.shape[0])
+    step = min(BLOCK_MAX_ROWS, BLOCK_CELLS // centers.shape[0])
+    if not sp.issparse(X):
+        step = min(step, BLOCK_X_CELLS // max(1, X.shape[1]))
+    step = max(256, step)
     if pool is not None:
         # At least four blocks, so that two or more threads share the work evenly.
         step = max(256, min(step, -(-n // 4)))
