@@ -46,9 +46,8 @@ def label_rows(X, rows, cs: K.Centers, out, pool=None):
     best = np.empty(b, dtype=X.dtype)
     neg2_t = cs.neg2.T
     half = b // 2 if pool is not None and b >= 64 else b
-    # The helper gets two GIL-free calls and nothing else: every return to Python on a
-    # thread is a GIL hand-off, which on a busy 2-core machine costs more than the
-    # ranking of a half batch.
+    # The helper gets two GIL-free calls and nothing else, so it needs the GIL (taken
+    # from this thread) as few times as possible.
     other = (
         None
         if half == b
