@@ -89,21 +89,14 @@ def _expand(A, B, a_sq, b_sq) -> np.ndarray:
     return out
 
 
-# From this many cells of a dense B, ``DistancesTo`` splits each product between two
-# threads: reading B then takes ~1 ms or more, well above a thread hand-off.
-SPLIT_CELLS = 1 << 20
-
-
 class DistancesTo:
     """``sq_distances(A, B, b_sq_norms)`` for many A against one B, B's side prepared once.
 
     Its float32 upcast, row norms and, for CSR, the transpose that a sparse product needs
     are made here once instead of on every call; the results are the same to the bit.
-    With ``pool`` (an executor) and a large dense B, the product with each dense A is
-    made in two halves of B's rows at once: each distance is still the same dot product.
     """
 
-    def __init__(self, B, b_sq_norms=None, pool=None):
+    def __init__(self, B, b_sq_norms=None):
         self.upcast = B.dtype == np.float32
         if self.upcast:  # float32 norms are not used: recomputed in float64
             B = B.astype(np.float64)
@@ -113,18 +106,13 @@ class DistancesTo:
         self.B, self.b_sq_norms = B, b_sq_norms
         # scipy would convert B.T (CSC) to CSR inside every sparse @ sparse product.
         self._sparse_BT = B.T.tocsr() if sp.issparse(B) else None
-        large = not sp.issparse(B) and B.shape[0] >= 2 and B.size >= SPLIT_CELLS
-        self._pool = pool if large else None
 
     def __call__(self, A) -> np.ndarray:
         if self.upcast:
             A = A.astype(np.float64)
-        if self._pool is not None and not sp.issparse(A):
-            dots = self._halves(A)
-        else:
-            # Dense @ B.T keeps scipy's own route (its CSR kernel), so only sparse A uses it.
-            BT = self._sparse_BT if self._sparse_BT is not None and sp.issparse(A) else self.B.T
-            dots = A @ BT
+        # Dense @ B.T keeps scipy's own route (its CSR kernel), so only sparse A uses it.
+        BT = self._sparse_BT if self._sparse_BT is not None and sp.issparse(A) else self.B.T
+        dots = A @ BT
         if sp.issparse(dots):
             dots = dots.toarray()
         out = -2 * np.asarray(dots)
@@ -134,12 +122,3 @@ class DistancesTo:
             out = out.astype(np.float32)
         np.maximum(out, 0, out=out)
         return out
-
-    def _halves(self, A) -> np.ndarray:
-        B = self.B
-        mid = B.shape[0] // 2
-        dots = np.empty((A.shape[0], B.shape[0]), dtype=np.result_type(A, B))
-        other = self._pool.submit(np.matmul, A, B[mid:].T, out=dots[:, mid:])
-        np.matmul(A, B[:mid].T, out=dots[:, :mid])
-        other.result()
-        return dots

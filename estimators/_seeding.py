@@ -13,24 +13,21 @@ import scipy.sparse as sp
 from ._distances import DistancesTo
 
 
-def kmeans_plusplus(
-    X, n_clusters: int, x_sq_norms, sample_weight, rng, n_local_trials=None, pool=None
-):
+def kmeans_plusplus(X, n_clusters: int, x_sq_norms, sample_weight, rng, n_local_trials=None):
     """Greedy k-means++ seeding.
 
     X: (n, d) dense or CSR; x_sq_norms: (n,); sample_weight: (n,) dtype; rng: RandomState.
     Each new center is the best (lowest potential) of ``2 + log(k)`` candidates drawn with
     probability proportional to weight times squared distance to the nearest chosen center.
     The random draws are made in the same order and with the same calls as scikit-learn's
-    ``kmeans_plusplus``. Returns centers (k, d) dense of X's dtype. ``pool``: an
-    executor for the distance products of a large X (``DistancesTo``).
+    ``kmeans_plusplus``. Returns centers (k, d) dense of X's dtype.
     """
     n_samples, n_features = X.shape
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
 
-    to_X = DistancesTo(X, x_sq_norms, pool)
+    to_X = DistancesTo(X, x_sq_norms)
     first = rng.choice(n_samples, p=sample_weight / sample_weight.sum())
     centers[0] = _dense_row(X, first)
     closest = to_X(centers[0:1])[0]

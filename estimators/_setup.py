@@ -17,7 +17,7 @@ from sklearn.utils.validation import validate_data
 
 from ._distances import row_sq_norms
 from ._seeding import kmeans_plusplus
-from ._threads import block_pool, effective_threads
+from ._threads import effective_threads
 
 
 def _is_array_init(init) -> bool:
@@ -113,9 +113,7 @@ class FitSetup:
             sample_weight = sample_weight[picked]
             n_samples = X.shape[0]
         if isinstance(init, str) and init == "k-means++":
-            centers = kmeans_plusplus(
-                X, self.n_clusters, row_sq_norms(X), sample_weight, rng, pool=block_pool()
-            )
+            centers = kmeans_plusplus(X, self.n_clusters, row_sq_norms(X), sample_weight, rng)
         elif isinstance(init, str) and init == "random":
             seeds = rng.choice(
                 n_samples,

@@ -162,21 +162,6 @@ def test_prepared_distances_equal_the_plain_ones(dtype, sparse):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_distances_in_two_halves_equal_the_whole_product(dtype):
-    from estimators._distances import SPLIT_CELLS, DistancesTo
-
-    rng = np.random.RandomState(4)
-    B = rng.normal(size=(1100, 1000)).astype(dtype)
-    assert B.size >= SPLIT_CELLS
-    A = rng.normal(size=(5, 1000)).astype(dtype)
-    with ThreadPoolExecutor(2) as pool:
-        halves = DistancesTo(B, pool=pool)(A)
-    whole = DistancesTo(B)(A)
-    assert halves.dtype == whole.dtype == dtype
-    np.testing.assert_array_equal(halves, whole)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("unit", [True, False])
 def test_sparse_update_adds_like_the_dense_kernel(dtype, unit):
     rng = np.random.RandomState(6)
