@@ -33,8 +33,8 @@ def label_rows(X, rows, cs: K.Centers, out, pool=None):
     """Gather ``X[rows]`` into ``out`` (dense X) and rank the centers for each row.
 
     Returns (the batch, (b,) int32 labels, (b,) best scores ``|c|^2 - 2 x.c``). With
-    ``pool`` a second thread gathers and multiplies the second half of a dense batch
-    while this one does the first half.
+    ``pool`` a second thread gathers and multiplies the second part of a dense batch
+    while this one does the first.
     """
     if sp.issparse(X):
         batch = X[rows]
@@ -45,7 +45,11 @@ def label_rows(X, rows, cs: K.Centers, out, pool=None):
     labels_wide = np.empty(b, dtype=np.intp)  # argmin's own output type
     best = np.empty(b, dtype=X.dtype)
     neg2_t = cs.neg2.T
-    half = b // 2 if pool is not None and b >= 64 else b
+    # The parts meet at a multiple of 256 rows, where scikit-learn's row chunks meet: a
+    # BLAS product rounds rows by their place in its register blocks, so parts cut
+    # elsewhere (333 rows, say) can differ from the whole product in the last bit.
+    half = b // 2 // 256 * 256 if pool is not None else 0
+    half = half or b
     # The helper gets two GIL-free calls and nothing else, so it needs the GIL (taken
     # from this thread) as few times as possible.
     other = (

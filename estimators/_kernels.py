@@ -193,10 +193,12 @@ def labels_inertia(
     step = min(BLOCK_MAX_ROWS, BLOCK_CELLS // centers.shape[0])
     if not sp.issparse(X):
         step = min(step, BLOCK_X_CELLS // max(1, X.shape[1]))
-    step = max(256, step)
     if pool is not None:
         # At least four blocks, so that two or more threads share the work evenly.
-        step = max(256, min(step, -(-n // 4)))
+        step = min(step, -(-n // 4))
+    # Blocks start at multiples of 256 rows, as scikit-learn's chunks do: a BLAS product
+    # rounds a row by its place in the product's register blocks.
+    step = max(256, step // 256 * 256)
 
     def run(start: int) -> None:
         stop = min(start + step, n)

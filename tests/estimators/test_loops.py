@@ -10,6 +10,8 @@ step after another. Each must stop at scikit-learn's step with scikit-learn's re
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -17,11 +19,12 @@ from sklearn.cluster import MiniBatchKMeans as Reference
 from sklearn.datasets import make_blobs
 
 import estimators._bounded as bounded
+import estimators._kernels as K
 import estimators._kernels as kernels
 import estimators._minibatch_kmeans as mbk
 from estimators import MiniBatchKMeans, progress_callback
 from estimators._stopping import EarlyStopping
-from estimators._threads import STEP_SURE_CELLS, PoolTrial
+from estimators._threads import STEP_SURE_CELLS, PoolTrial, single_blas_thread
 
 from .conftest import StopFit, stop_at_step
 
@@ -70,6 +73,22 @@ def test_pool_trial_keeps_the_faster_way(pool_faster):
     expected = pool if pool_faster else None
     assert all(trial.pool_for(s) is expected for s in range(step, step + 4))
     assert PoolTrial(None).pool_for(1) is None and PoolTrial(None).decided
+
+
+@pytest.mark.parametrize("batch", [666, 1024])
+def test_ranking_in_two_parts_equals_the_whole_one(batch):
+    # With one BLAS thread, as in fits, a product cut at a multiple of 256 rows equals the
+    # whole product to the bit; cut in the middle of 666 rows (333) it need not.
+    rng = np.random.RandomState(1)  # data where the 333-row cut changes two rows' best
+    X = rng.normal(size=(3000, 32)) + 5
+    cs = K.Centers(rng.normal(size=(8, 32)) + 5)
+    rows = rng.randint(0, 3000, batch)
+    with single_blas_thread(), ThreadPoolExecutor(2) as pool:
+        _, split_labels, split_best = bounded.label_rows(X, rows, cs, np.empty((batch, 32)), pool)
+    with single_blas_thread():
+        _, labels, best = bounded.label_rows(X, rows, cs, np.empty((batch, 32)))
+    np.testing.assert_array_equal(split_labels, labels)
+    np.testing.assert_array_equal(split_best, best)
 
 
 @pytest.mark.sklearn_latest
