@@ -56,7 +56,7 @@ from bridge.reaper import reap
 from bridge.registry import Registry
 from bridge.scheduler import Scheduler
 from bridge.sessions import Sessions
-from bridge.sockets import NOBLOCK, SNDMORE, send_message, tune_socket
+from bridge.sockets import NOBLOCK, send_message, tune_socket
 from bridge.state import StateStore
 from bridge.workers import INTERIM, WorkerPool
 
@@ -69,7 +69,6 @@ _LINGER_MS = 1000
 _IDLE_MS = 2000
 # Period of the loop's timed work (lease expiry, idle release).
 _TICK_MS = 500
-_MORE_NOBLOCK = SNDMORE | NOBLOCK
 # Messages queued per peer and direction (see __init__).
 _HWM = 10_000
 
@@ -354,11 +353,7 @@ class Server:
 
     def _send(self, parts: list[Any]) -> None:
         try:
-            if len(parts) == 2 and type(parts[1]) is bytes:  # a header-only reply
-                self._router.send(parts[0], _MORE_NOBLOCK)
-                self._router.send(parts[1], NOBLOCK)
-            else:
-                send_message(self._router, parts, NOBLOCK)
+            send_message(self._router, parts, NOBLOCK)
         except zmq.ZMQError as exc:  # the peer is gone; nobody is left to tell
             log.warning("dropping a reply: %s", exc)
 

@@ -60,6 +60,11 @@ def send_message(sock: zmq.Socket, parts: Sequence[Any], flags: int = 0) -> None
     last = len(parts) - 1
     more = flags | SNDMORE
     send = sock.send
+    if last == 1 and type(parts[0]) is bytes and type(parts[1]) is bytes:
+        # The usual reply (routing id, header): two sends, without the loop's checks.
+        send(parts[0], more)
+        send(parts[1], flags)
+        return
     for i, part in enumerate(parts):
         if type(part) is bytes:  # the common case: envelopes and headers, always copied
             send(part, more if i < last else flags)
